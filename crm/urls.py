@@ -1,0 +1,23 @@
+from django.urls import path
+
+from crm import views
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("customers/", views.CustomerListView.as_view(), name="customers"),
+    path("customers/new/", views.CustomerCreateView.as_view(), name="customer-create"),
+    path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<int:pk>/edit/", views.CustomerEditView.as_view(), name="customer-edit"),
+    path("customers/<int:pk>/archive/", views.CustomerArchiveView.as_view(), name="customer-archive"),
+    path("customers/<int:pk>/audit/", views.CustomerAuditView.as_view(), name="customer-audit"),
+    path("customers/<int:pk>/contacts/new/", views.ContactFormView.as_view(), name="contact-create"),
+    path(
+        "customers/<int:pk>/contacts/<int:contact_id>/edit/",
+        views.ContactFormView.as_view(),
+        name="contact-edit",
+    ),
+    path("customers/<int:pk>/log/", views.InteractionLogView.as_view(), name="interaction-log"),
+    path("customers/<int:pk>/follow-ups/new/", views.FollowUpCreateView.as_view(), name="follow-up-create"),
+    path("follow-ups/", views.FollowUpListView.as_view(), name="follow-ups"),
+    path("follow-ups/<int:pk>/done/", views.FollowUpDoneView.as_view(), name="follow-up-done"),
+]

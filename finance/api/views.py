@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from finance import selectors
+from finance.api.base import KehuViewSet
+from finance.api.serializers import AuditEventSerializer, OrganizationSerializer
+from finance.models import AuditEvent, Organization
+
+
+class OrganizationViewSet(KehuViewSet):
+    """The organization of the API key (or of the signed-in user's current membership)."""
+
+    action_permissions = {"list": "organization.view"}
+    queryset = Organization.objects.none()
+    pagination_class = None
+    serializer_class = OrganizationSerializer
+
+    @extend_schema(responses=OrganizationSerializer)
+    def list(self, request: Request) -> Response:
+        return Response(OrganizationSerializer(self.actor.organization).data)
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    actor_user = django_filters.NumberFilter(field_name="actor_user_id")
+    action = django_filters.CharFilter()
+    object_type = django_filters.CharFilter()
+    object_id = django_filters.CharFilter()
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuViewSet):
+    """The audit log, read-only, for auditors and administrators."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    ordering_fields = ["id", "created_at"]
+    action_permissions = {"list": "audit.view", "retrieve": "audit.view"}
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return selectors.audit_events()

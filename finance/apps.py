@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class FinanceConfig(AppConfig):
+    name = "finance"
+    verbose_name = _("Platform")
+
+    def ready(self) -> None:
+        from finance import db
+
+        post_migrate.connect(db.on_post_migrate, sender=self, dispatch_uid="kehu_rls")

@@ -1,0 +1,74 @@
+"""Recording audit events. Every service write calls `record()` inside its transaction."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from finance.actors import Actor, request_id_var
+from finance.models import AuditEvent
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (Decimal, datetime.date, datetime.datetime)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """The audited values of an instance: concrete fields by attribute name (ids for relations)."""
+    values = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in {"id", "organization", "created_at", "updated_at"}:
+            continue
+        if fields is not None and field.name not in fields:
+            continue
+        values[field.name] = _plain(getattr(instance, field.attname))
+    return values
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Changed fields as {field: [old, new]}."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def build(
+    *,
+    actor: Actor,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, Any] | None = None,
+    customer_id: int | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        organization=actor.organization,
+        actor_user=actor.user,
+        actor_api_key=actor.api_key,
+        action=action,
+        object_type=instance._meta.label_lower,
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        customer_id=customer_id,
+        changes=changes or {},
+        request_id=request_id_var.get(),
+    )
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    instance: models.Model,
+    changes: dict[str, Any] | None = None,
+    customer_id: int | None = None,
+) -> AuditEvent:
+    event = build(actor=actor, action=action, instance=instance, changes=changes, customer_id=customer_id)
+    event.save()
+    return event

@@ -1,0 +1,69 @@
+"""Who may do what: one table mapping each role to its allowed actions.
+
+Views, API views and services ask `can(actor, action)`; an action missing from the table is
+denied (fail closed). API keys act as the pseudo-roles `api_read` / `api_write` from their scopes.
+The full matrix is tested in tests/finance/test_permissions.py.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from finance.actors import Actor
+
+# Every action Kehu checks. Later modules add theirs here.
+VIEW_ACTIONS = frozenset(
+    {
+        "organization.view",
+        "customer.view",
+        "contact.view",
+        "interaction.view",
+        "followup.view",
+    }
+)
+ACTIONS = VIEW_ACTIONS | {
+    "customer.create",
+    "customer.change",
+    "customer.archive",
+    "customer.delete",
+    "customer.assign_owner",
+    "contact.change",
+    "interaction.log",
+    "followup.change",
+    "audit.view",
+    "apikey.manage",
+    "jobs.run",
+}
+
+_RELATIONSHIP_WRITES = {
+    "customer.create",
+    "customer.change",
+    "contact.change",
+    "interaction.log",
+    "followup.change",
+}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "owner": frozenset(ACTIONS),
+    "admin": frozenset(ACTIONS),
+    "finance_manager": VIEW_ACTIONS
+    | _RELATIONSHIP_WRITES
+    | {"customer.archive", "customer.assign_owner", "jobs.run"},
+    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES,
+    "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES,
+    "auditor": VIEW_ACTIONS | {"audit.view"},
+    "api_read": VIEW_ACTIONS,
+    "api_write": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"customer.archive", "customer.assign_owner"},
+}
+
+# Roles that see only the customers they own (and those customers' relationship data).
+OWN_CUSTOMERS_ONLY = frozenset({"sales_rep"})
+
+
+def role_can(role: str, action: str) -> bool:
+    return action in PERMISSIONS.get(role, frozenset())
+
+
+def can(actor: Actor | None, action: str) -> bool:
+    return actor is not None and role_can(actor.role, action)

@@ -1,0 +1,51 @@
+"""Reads of the platform: memberships, API keys, the audit log."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from finance import tenancy
+from finance.models import ApiKey, AuditEvent, Membership, User
+
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """Every organization the user belongs to (read before the tenant is known, by user id)."""
+    with tenancy.lookup_context(user_id=user.pk):
+        return list(
+            Membership.unscoped.filter(user=user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
+
+
+def membership_for(user: User, organization_id: int | None) -> Membership | None:
+    """The membership to act with: the one chosen in the session, else the first."""
+    memberships = memberships_of(user)
+    for membership in memberships:
+        if membership.organization_id == organization_id:
+            return membership
+    return memberships[0] if memberships else None
+
+
+def api_key_by_prefix(prefix: str) -> ApiKey | None:
+    with tenancy.lookup_context(key_prefix=prefix):
+        return ApiKey.unscoped.select_related("organization").filter(prefix=prefix).first()
+
+
+def api_keys() -> QuerySet[ApiKey]:
+    return ApiKey.objects.select_related("created_by").order_by("revoked_at", "-created_at")
+
+
+def audit_events(*, customer_id: int | None = None) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.select_related("actor_user", "actor_api_key")
+    if customer_id is not None:
+        events = events.filter(customer_id=customer_id)
+    return events.order_by("-created_at", "-id")
+
+
+def members() -> QuerySet[User]:
+    """Active users of the current organization (owner and assignee choices)."""
+    return User.objects.filter(pk__in=Membership.objects.values("user_id"), is_active=True).order_by(
+        "first_name", "last_name", "email"
+    )

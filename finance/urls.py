@@ -1,0 +1,52 @@
+"""Kehu's URLs: the wiring that names every app (browser pages and the `/api/v1/` router)."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
+from finance import views
+from finance.api.views import AuditEventViewSet, OrganizationViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("organization", OrganizationViewSet, basename="organization")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("follow-ups", FollowUpViewSet, basename="follow-up")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("organization/switch/", views.switch_organization, name="switch-organization"),
+    path("settings/api-keys/", views.ApiKeysView.as_view(), name="api-keys"),
+    path("settings/api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("audit/", views.AuditLogView.as_view(), name="audit-log"),
+    path("modules/<slug:module>/", views.ModulePlaceholderView.as_view(), name="module"),
+    path("ops/admin/", admin.site.urls),
+    path("", include("crm.urls")),
+]
