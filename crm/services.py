@@ -15,6 +15,7 @@ from crm.models import Contact, Customer, CustomerStatus, FollowUp, Interaction
 from crm.registry import registry
 from crm.validators import normalize_tax_id
 from finance import audit
+from finance.bulk import BulkRowErrors
 from finance.actors import Actor
 from finance.models import AuditEvent, Membership, User
 
@@ -214,8 +215,8 @@ class BulkResult:
 def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[BulkResult]:
     """Create or update customers by external id, all or nothing.
 
-    Every row is validated before anything is written; any error raises ValidationError with
-    `{"items": [{...row errors...} or {}]}` and the database is unchanged.
+    Every row is validated before anything is written; any error raises BulkRowErrors (one dict
+    of field errors per row, {} for a valid one) and the database is unchanged.
     """
     actor.require("customer.create")
     actor.require("customer.change")
@@ -263,7 +264,7 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
             status = "created" if customer is None else "updated"
             plan.append((candidate, before, status))
     if any(row_errors):
-        raise ValidationError({"items": row_errors})
+        raise BulkRowErrors(row_errors)
 
     results: list[BulkResult] = []
     events = []

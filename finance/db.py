@@ -17,6 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connections
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 
 _owner_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("kehu_owner_mode", default=False)
@@ -26,7 +27,8 @@ TENANT_POLICY = "organization_id = NULLIF(current_setting('kehu.org_id', true), 
 
 def _switch_role(connection: Any) -> None:
     role = settings.DATABASE_APP_ROLE
-    if connection.vendor != "postgresql" or not role:
+    # The maintenance connection (CREATE/DROP DATABASE for tests) stays with the owner.
+    if connection.vendor != "postgresql" or not role or connection.alias == NO_DB_ALIAS:
         return
     with connection.cursor() as cursor:
         if _owner_mode.get():

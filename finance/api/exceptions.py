@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from finance.bulk import BulkRowErrors
 from finance.tenancy import NoTenantError
 
 logger = logging.getLogger("kehu.api")
@@ -51,7 +52,9 @@ def django_validation_detail(exc: DjangoValidationError) -> Any:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, BulkRowErrors):
+        exc = exceptions.ValidationError({"items": exc.rows})
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_validation_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

@@ -1,0 +1,85 @@
+"""Browser tests: Debian's Chromium driven by pytest-playwright against Django's `live_server`.
+
+`live_server` runs the app in a thread of this process, while Playwright's sync API runs an event
+loop in the test's thread; Django refuses ORM calls from a thread with a running loop unless told
+that is fine, hence DJANGO_ALLOW_ASYNC_UNSAFE (set before anything touches the ORM).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "pw-Secret-123"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+TIMEOUT_MS = 5_000
+DASHBOARD_URL = re.compile(r"^https?://[^/]+/$")
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    return {
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def browser_context_args(live_server: Any) -> dict[str, Any]:
+    """Every page opens on live_server (relative `page.goto("/...")`), desktop-sized, in English."""
+    return {**DESKTOP, "base_url": live_server.url, "locale": "en-US"}
+
+
+@pytest.fixture(autouse=True)
+def _browser_db(transactional_db: Any) -> None:
+    """The app runs in live_server's thread: its rows must be committed, so every test is transactional.
+
+    Autouse, so it comes before `org`/`members` (which only ask for `db`).
+    """
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    """pytest-playwright's page, failing in seconds rather than its default 30 s."""
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def phone_page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A page in a phone-sized (390x844), touch-enabled context."""
+    context = browser.new_context(**PHONE, base_url=live_server.url, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def log_in(page: Any, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the real login form (email + password) and wait for the dashboard."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.locator("form.stacked button[type=submit]").click()
+    page.wait_for_url(DASHBOARD_URL)

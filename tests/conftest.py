@@ -1,0 +1,102 @@
+"""Fixtures every test may use: an organization with a member per role, and an outsider org.
+
+Tests run inside the organization's tenant context (`in_org`), as a request or task would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from finance import tenancy
+from finance.actors import Actor
+from finance.models import Organization, Role
+from finance.services import api_key_create
+from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory
+
+PASSWORD = "pw-Secret-123"
+
+
+@pytest.fixture
+def org(db: Any) -> Organization:
+    return OrganizationFactory(slug="acme", name="Acme Trading")
+
+
+@pytest.fixture
+def outsider_org(db: Any) -> Organization:
+    return OrganizationFactory(slug="outsider", name="Outsider Ltd")
+
+
+@pytest.fixture
+def in_org(org: Organization) -> Iterator[Organization]:
+    with tenancy.tenant(org):
+        yield org
+
+
+@pytest.fixture
+def members(org: Organization) -> dict[str, Any]:
+    """One user per role in `org`, keyed by role."""
+    return {
+        role: MembershipFactory(organization=org, role=role, user__email=f"{role}@acme.test").user
+        for role in Role.values
+    }
+
+
+@pytest.fixture
+def outsider(outsider_org: Organization) -> Any:
+    return MembershipFactory(organization=outsider_org, role="owner", user__email="owner@outsider.test").user
+
+
+def actor_for(org: Organization, user: Any, role: str) -> Actor:
+    return Actor(organization=org, role=role, user=user)
+
+
+@pytest.fixture
+def owner_actor(org: Organization, members: dict[str, Any]) -> Actor:
+    return actor_for(org, members["owner"], "owner")
+
+
+@pytest.fixture
+def rep_actor(org: Organization, members: dict[str, Any]) -> Actor:
+    return actor_for(org, members["sales_rep"], "sales_rep")
+
+
+def make_key(org: Organization, scopes: list[str]) -> str:
+    with tenancy.tenant(org):
+        _key, raw = api_key_create(actor=Actor.system(org), name=f"key {scopes}", scopes=scopes)
+    return raw
+
+
+@pytest.fixture
+def api(org: Organization) -> APIClient:
+    """An API client with a read+write key of `org`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(org, ['read', 'write'])}")
+    return client
+
+
+@pytest.fixture
+def read_api(org: Organization) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(org, ['read'])}")
+    return client
+
+
+@pytest.fixture
+def outsider_api(outsider_org: Organization) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(outsider_org, ['read', 'write'])}")
+    return client
+
+
+@pytest.fixture
+def outsider_customer(outsider_org: Organization) -> Any:
+    return CustomerFactory(organization=outsider_org, name="Secret Outsider Customer", external_id="SHARED-1")
+
+
+def login(client: Any, user: Any) -> Any:
+    client.force_login(user)
+    return client
