@@ -138,6 +138,10 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
         org = current_organization()
         return super().get_queryset().filter(organization_id=org.pk)
 
+    def none(self) -> TenantQuerySet:
+        """An empty queryset needs no tenant (schema generation and filters ask for one)."""
+        return super().get_queryset().none()
+
 
 class UnscopedManager(models.Manager):
     """Every tenant's rows. Grep for `.unscoped` to find each place that crosses tenants."""

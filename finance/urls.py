@@ -2,13 +2,16 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
 from finance import views
+from finance.converters import IdConverter
 from finance.api.views import AuditEventViewSet, OrganizationViewSet
+
+register_converter(IdConverter, "id")
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -44,7 +47,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("organization/switch/", views.switch_organization, name="switch-organization"),
     path("settings/api-keys/", views.ApiKeysView.as_view(), name="api-keys"),
-    path("settings/api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("settings/api-keys/<id:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("audit/", views.AuditLogView.as_view(), name="audit-log"),
     path("modules/<slug:module>/", views.ModulePlaceholderView.as_view(), name="module"),
     path("ops/admin/", admin.site.urls),

@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
 REQUIRED_APP_ENV = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_URL", "DJANGO_ENV")
 
-# `env.str("NAME", ...)`, `environ.Env().str("NAME", ...)`, and plain `os.environ` reads.
+# `env.str("NAME", ...)`, `environ.Env().str("NAME", ...)`, `env("NAME")` and plain `os.environ` reads.
 _ENV_READ = re.compile(
     r"""\.(?:str|bool|int|float|list|tuple|dict|json|path|url|db|db_url|email|email_url|cache|cache_url)"""
     r"""\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.(?:environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
+    r"""|\benv\(\s*["']([A-Z][A-Z0-9_]*)["']"""
 )
 
 
@@ -51,9 +52,15 @@ def service_depends_on(service: dict) -> set[str]:
 
 
 def manage_py_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """The current environment without anything the settings read, plus `overrides`."""
-    drop = settings_env_vars() | {"DJANGO_SETTINGS_MODULE"}
-    env = {key: value for key, value in os.environ.items() if key not in drop}
+    """The current environment without anything the settings read, plus `overrides`.
+
+    `DJANGO_*` goes too: other tests set e.g. `DJANGO_ALLOW_ASYNC_UNSAFE` in this process (for
+    Playwright), which the deploy checks rightly reject.
+    """
+    drop = settings_env_vars()
+    env = {
+        key: value for key, value in os.environ.items() if key not in drop and not key.startswith("DJANGO_")
+    }
     env.update(DJANGO_SETTINGS_MODULE="finance.settings", KEHU_VAR_DIR=str(tmp_path / "var"))
     env.update(overrides)
     return env

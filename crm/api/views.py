@@ -28,12 +28,13 @@ from crm.models import (
     LifecycleStage,
 )
 from finance.api.base import KehuViewSet
+from finance.api.filters import IdFilter
 
 
 # Filters are declared one by one: a FilterSet's Meta.fields would query a tenant table at import.
 class CustomerFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter()
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    owner = IdFilter(field_name="owner_id")
     customer_group = django_filters.CharFilter()
     lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices)
     status = django_filters.ChoiceFilter(choices=CustomerStatus.choices)
@@ -49,6 +50,7 @@ class CustomerViewSet(
 ):
     """Customers. Sales reps' keys and sessions see their own customers only."""
 
+    queryset = Customer.unscoped.none()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     search_fields = ["name", "legal_name", "external_id", "tax_id", "email"]
@@ -65,7 +67,7 @@ class CustomerViewSet(
         "bulk": "customer.create",
     }
 
-    def get_queryset(self) -> QuerySet[Customer]:
+    def scoped_queryset(self) -> QuerySet[Customer]:
         return selectors.customers_visible_to(self.actor)
 
     def create(self, request: Request) -> Response:
@@ -135,13 +137,14 @@ class _RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Keh
 
 
 class ContactFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     is_primary = django_filters.BooleanFilter()
     is_billing = django_filters.BooleanFilter()
     email = django_filters.CharFilter(lookup_expr="iexact")
 
 
 class ContactViewSet(_RelationshipViewSet):
+    queryset = Contact.unscoped.none()
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
     search_fields = ["name", "email", "phone"]
@@ -155,7 +158,7 @@ class ContactViewSet(_RelationshipViewSet):
         "destroy": "contact.change",
     }
 
-    def get_queryset(self) -> QuerySet[Contact]:
+    def scoped_queryset(self) -> QuerySet[Contact]:
         return selectors.contacts_visible_to(self.actor)
 
     def perform_write(self, serializer: Serializer, instance: Contact | None) -> Contact:
@@ -171,9 +174,9 @@ class ContactViewSet(_RelationshipViewSet):
 
 
 class InteractionFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    contact = django_filters.NumberFilter(field_name="contact_id")
-    user = django_filters.NumberFilter(field_name="user_id")
+    customer = IdFilter(field_name="customer_id")
+    contact = IdFilter(field_name="contact_id")
+    user = IdFilter(field_name="user_id")
     occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     kind = django_filters.ChoiceFilter(choices=InteractionKind.choices)
@@ -182,6 +185,7 @@ class InteractionFilter(django_filters.FilterSet):
 class InteractionViewSet(_RelationshipViewSet):
     """Interactions are logged, not edited: the timeline is a record of what happened."""
 
+    queryset = Interaction.unscoped.none()
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter
     search_fields = ["summary", "outcome"]
@@ -192,7 +196,7 @@ class InteractionViewSet(_RelationshipViewSet):
         "create": "interaction.log",
     }
 
-    def get_queryset(self) -> QuerySet[Interaction]:
+    def scoped_queryset(self) -> QuerySet[Interaction]:
         return selectors.interactions_visible_to(self.actor).prefetch_related(
             Prefetch("follow_ups", queryset=FollowUp.objects.only("id", "interaction_id"))
         )
@@ -202,14 +206,15 @@ class InteractionViewSet(_RelationshipViewSet):
 
 
 class FollowUpFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    customer = IdFilter(field_name="customer_id")
+    assignee = IdFilter(field_name="assignee_id")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     done = django_filters.BooleanFilter()
 
 
 class FollowUpViewSet(_RelationshipViewSet):
+    queryset = FollowUp.unscoped.none()
     serializer_class = FollowUpSerializer
     filterset_class = FollowUpFilter
     search_fields = ["title"]
@@ -222,7 +227,7 @@ class FollowUpViewSet(_RelationshipViewSet):
         "partial_update": "followup.change",
     }
 
-    def get_queryset(self) -> QuerySet[FollowUp]:
+    def scoped_queryset(self) -> QuerySet[FollowUp]:
         return selectors.follow_ups_visible_to(self.actor).select_related("customer")
 
     def perform_write(self, serializer: Serializer, instance: FollowUp | None) -> FollowUp:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, viewsets
@@ -107,9 +108,19 @@ class ActorMixin:
 
 
 class KehuViewSet(IdempotentMixin, ActorMixin, viewsets.GenericViewSet):
-    """Base viewset. Subclasses name `action_permissions` for every action they expose."""
+    """Base viewset. Subclasses name `action_permissions` for every action they expose, set
+    `queryset = Model.unscoped.none()` (the model, for the schema) and narrow the rows the actor
+    may see in `scoped_queryset()`."""
 
     action_permissions: dict[str, str] = {}
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no tenant
+            return self.queryset
+        return self.scoped_queryset()
+
+    def scoped_queryset(self) -> QuerySet:
+        return self.queryset
 
 
 class KehuAPIView(IdempotentMixin, ActorMixin, viewsets.ViewSet):

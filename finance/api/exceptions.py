@@ -60,7 +60,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, (ValueError, DataError)) and not isinstance(exc, NoTenantError):
+    elif isinstance(exc, (ValueError, OverflowError, DataError)) and not isinstance(exc, NoTenantError):
         logger.warning("Rejected unprocessable input: %s", exc)
         exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [_("Invalid input.")]})
     elif isinstance(exc, IntegrityError):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from finance import selectors
 from finance.api.base import KehuViewSet
+from finance.api.filters import IdFilter
 from finance.api.serializers import AuditEventSerializer, OrganizationSerializer
 from finance.models import AuditEvent, Organization
 
@@ -27,10 +28,10 @@ class OrganizationViewSet(KehuViewSet):
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    actor_user = django_filters.NumberFilter(field_name="actor_user_id")
+    actor_user = IdFilter(field_name="actor_user_id")
     action = django_filters.CharFilter()
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
@@ -39,10 +40,11 @@ class AuditEventFilter(django_filters.FilterSet):
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuViewSet):
     """The audit log, read-only, for auditors and administrators."""
 
+    queryset = AuditEvent.unscoped.none()
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
     ordering_fields = ["id", "created_at"]
     action_permissions = {"list": "audit.view", "retrieve": "audit.view"}
 
-    def get_queryset(self) -> QuerySet[AuditEvent]:
+    def scoped_queryset(self) -> QuerySet[AuditEvent]:
         return selectors.audit_events()
