@@ -38,7 +38,9 @@ class CustomerForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args: Any, language: str = "en", can_assign_owner: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, language: str = "en", can_assign_owner: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["country"] = forms.ChoiceField(label=_("Country"), choices=country_choices(language))
         self.fields["currency"] = forms.ChoiceField(

@@ -30,7 +30,8 @@ class Customer(TenantModel):
     """A company Kehu manages financially. Classification fields here are written by the app that
     computes each (analytics, credit, experience) through `crm.services`."""
 
-    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
+    # NULL, not "", for "no external id": the per-organization unique key skips NULLs.
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)  # noqa: DJ001
     name = models.CharField(_("name"), max_length=200)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
     tax_id = models.CharField(_("tax id"), max_length=50, blank=True)

@@ -38,7 +38,9 @@ def register() -> None:
     registry.add_customer_panel(
         Panel("follow_ups", _("Follow-ups"), "crm/panels/follow_ups.html", _follow_ups, order=20)
     )
-    registry.add_customer_panel(Panel("contacts", _("Contacts"), "crm/panels/contacts.html", _contacts, order=30))
+    registry.add_customer_panel(
+        Panel("contacts", _("Contacts"), "crm/panels/contacts.html", _contacts, order=30)
+    )
     registry.add_customer_panel(
         Panel("timeline", _("Interactions"), "crm/panels/timeline.html", _timeline, order=40, wide=True)
     )

@@ -14,14 +14,70 @@ from finance.actors import Actor
 from finance.models import Membership, Organization
 
 CUSTOMERS = [
-    ("上海华东机电有限公司", "Shanghai Huadong Electromechanical Co., Ltd.", "CN", "CNY", "Machinery", "Key accounts", "91310000775785552L"),
-    ("北京远航科技有限公司", "Beijing Yuanhang Technology Co., Ltd.", "CN", "CNY", "Software", "Key accounts", "91110000600037341L"),
-    ("深圳明光电子有限公司", "Shenzhen Mingguang Electronics Co., Ltd.", "CN", "CNY", "Electronics", "Distributors", ""),
+    (
+        "上海华东机电有限公司",
+        "Shanghai Huadong Electromechanical Co., Ltd.",
+        "CN",
+        "CNY",
+        "Machinery",
+        "Key accounts",
+        "91310000775785552L",
+    ),
+    (
+        "北京远航科技有限公司",
+        "Beijing Yuanhang Technology Co., Ltd.",
+        "CN",
+        "CNY",
+        "Software",
+        "Key accounts",
+        "91110000600037341L",
+    ),
+    (
+        "深圳明光电子有限公司",
+        "Shenzhen Mingguang Electronics Co., Ltd.",
+        "CN",
+        "CNY",
+        "Electronics",
+        "Distributors",
+        "",
+    ),
     ("杭州绿源食品有限公司", "Hangzhou Lvyuan Foods Co., Ltd.", "CN", "CNY", "Food", "Retail", ""),
-    ("广州南方物流有限公司", "Guangzhou Nanfang Logistics Co., Ltd.", "CN", "CNY", "Logistics", "Distributors", ""),
-    ("成都天府建材有限公司", "Chengdu Tianfu Building Materials Co., Ltd.", "CN", "CNY", "Construction", "Retail", ""),
-    ("苏州精工模具有限公司", "Suzhou Jinggong Moulds Co., Ltd.", "CN", "CNY", "Machinery", "Key accounts", ""),
-    ("武汉长江医药有限公司", "Wuhan Changjiang Pharma Co., Ltd.", "CN", "CNY", "Healthcare", "Distributors", ""),
+    (
+        "广州南方物流有限公司",
+        "Guangzhou Nanfang Logistics Co., Ltd.",
+        "CN",
+        "CNY",
+        "Logistics",
+        "Distributors",
+        "",
+    ),
+    (
+        "成都天府建材有限公司",
+        "Chengdu Tianfu Building Materials Co., Ltd.",
+        "CN",
+        "CNY",
+        "Construction",
+        "Retail",
+        "",
+    ),
+    (
+        "苏州精工模具有限公司",
+        "Suzhou Jinggong Moulds Co., Ltd.",
+        "CN",
+        "CNY",
+        "Machinery",
+        "Key accounts",
+        "",
+    ),
+    (
+        "武汉长江医药有限公司",
+        "Wuhan Changjiang Pharma Co., Ltd.",
+        "CN",
+        "CNY",
+        "Healthcare",
+        "Distributors",
+        "",
+    ),
     ("Northwind Traders", "Northwind Traders Ltd.", "GB", "GBP", "Wholesale", "Export", ""),
     ("Contoso Manufacturing", "Contoso Manufacturing GmbH", "DE", "EUR", "Machinery", "Export", ""),
     ("Pacific Rim Imports", "Pacific Rim Imports Inc.", "US", "USD", "Retail", "Export", ""),
@@ -29,12 +85,35 @@ CUSTOMERS = [
     ("青岛海风贸易有限公司", "Qingdao Haifeng Trading Co., Ltd.", "CN", "CNY", "Wholesale", "Retail", ""),
     ("南京金陵印刷有限公司", "Nanjing Jinling Printing Co., Ltd.", "CN", "CNY", "Printing", "Retail", ""),
     ("Sakura Components", "Sakura Components K.K.", "JP", "JPY", "Electronics", "Export", ""),
-    ("厦门鹭岛家居有限公司", "Xiamen Ludao Home Furnishing Co., Ltd.", "CN", "CNY", "Furniture", "Retail", ""),
+    (
+        "厦门鹭岛家居有限公司",
+        "Xiamen Ludao Home Furnishing Co., Ltd.",
+        "CN",
+        "CNY",
+        "Furniture",
+        "Retail",
+        "",
+    ),
 ]
-CONTACT_NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨帆", "James Miller", "Anna Schmidt", "Yuki Tanaka", "Sarah Brown"]
+CONTACT_NAMES = [
+    "王伟",
+    "李娜",
+    "张敏",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "James Miller",
+    "Anna Schmidt",
+    "Yuki Tanaka",
+    "Sarah Brown",
+]
 SUMMARIES = [
     ("call", "Discussed the next quarter's order volume", "Customer expects 10% more volume."),
-    ("visit", "Visited the warehouse and met the purchasing team", "Good relationship; wants faster delivery."),
+    (
+        "visit",
+        "Visited the warehouse and met the purchasing team",
+        "Good relationship; wants faster delivery.",
+    ),
     ("email", "Sent the updated price list", ""),
     ("meeting", "Annual contract review", "Asked for 60-day payment terms."),
     ("message", "WeChat: confirmed delivery date", ""),
@@ -44,7 +123,10 @@ SUMMARIES = [
 
 def seed(organization: Organization) -> None:
     rng = random.Random(20261124)
-    reps = [m.user for m in Membership.objects.filter(role="sales_rep").select_related("user").order_by("user__email")]
+    reps = [
+        m.user
+        for m in Membership.objects.filter(role="sales_rep").select_related("user").order_by("user__email")
+    ]
     owner = Membership.objects.filter(role="owner").select_related("user").first()
     actor = Actor(organization=organization, role="owner", user=owner.user if owner else None)
     now = timezone.now()
@@ -92,6 +174,8 @@ def seed(organization: Organization) -> None:
                 outcome=outcome,
                 occurred_at=now - datetime.timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 8)),
                 next_action="Call back about the order" if with_follow_up else "",
-                next_action_due=today + datetime.timedelta(days=rng.randint(-5, 10)) if with_follow_up else None,
+                next_action_due=today + datetime.timedelta(days=rng.randint(-5, 10))
+                if with_follow_up
+                else None,
             )
     Customer.objects.filter(name="Maple Leaf Distribution").update(status="archived")

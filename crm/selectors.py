@@ -117,4 +117,3 @@ def open_follow_up_counts(*, actor: Actor, today: datetime.date) -> dict[str, in
         overdue=Count("id", filter=Q(due_date__lt=today)),
         today=Count("id", filter=Q(due_date=today)),
     )
-

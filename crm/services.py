@@ -15,8 +15,8 @@ from crm.models import Contact, Customer, CustomerStatus, FollowUp, Interaction
 from crm.registry import registry
 from crm.validators import normalize_tax_id
 from finance import audit
-from finance.bulk import BulkRowErrors
 from finance.actors import Actor
+from finance.bulk import BulkRowErrors
 from finance.models import AuditEvent, Membership, User
 
 CUSTOMER_FIELDS = (
@@ -131,7 +131,11 @@ def customer_update(*, actor: Actor, customer: Customer, **fields: Any) -> Custo
     if changes:
         _save_unique(customer)
         audit.record(
-            actor=actor, action="customer.updated", instance=customer, changes=changes, customer_id=customer.pk
+            actor=actor,
+            action="customer.updated",
+            instance=customer,
+            changes=changes,
+            customer_id=customer.pk,
         )
     return customer
 
@@ -173,9 +177,7 @@ def customer_delete(*, actor: Actor, customer: Customer) -> None:
     """Delete a customer with no financial history; one with history must be archived instead."""
     actor.require("customer.delete")
     if customer_has_financial_history(customer):
-        raise ValidationError(
-            _("This customer has financial history: archive it instead of deleting it.")
-        )
+        raise ValidationError(_("This customer has financial history: archive it instead of deleting it."))
     audit.record(
         actor=actor,
         action="customer.deleted",
@@ -199,7 +201,11 @@ def customer_set_classification(*, actor: Actor, customer: Customer, **values: s
     if changes:
         customer.save(update_fields=[*values, "updated_at"])
         audit.record(
-            actor=actor, action="customer.classified", instance=customer, changes=changes, customer_id=customer.pk
+            actor=actor,
+            action="customer.classified",
+            instance=customer,
+            changes=changes,
+            customer_id=customer.pk,
         )
     return customer
 
@@ -256,7 +262,9 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
             if not errors:
                 _clean_customer(candidate)
         except ValidationError as exc:
-            errors.update(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+            errors.update(
+                exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            )
         except PermissionDenied as exc:
             errors["non_field_errors"] = [str(exc)]
         row_errors.append(errors)
@@ -335,7 +343,11 @@ def contact_update(*, actor: Actor, contact: Contact, **fields: Any) -> Contact:
         contact.save()
         _one_primary(contact)
         audit.record(
-            actor=actor, action="contact.updated", instance=contact, changes=changes, customer_id=contact.customer_id
+            actor=actor,
+            action="contact.updated",
+            instance=contact,
+            changes=changes,
+            customer_id=contact.customer_id,
         )
     return contact
 

@@ -163,7 +163,9 @@ class CustomerEditView(CustomerMixin, View):
             else:
                 messages.success(request, _("Customer saved."))
                 return redirect("customer-detail", pk=self.customer.pk)
-        return render(request, "crm/customer_form.html", {"form": form, "customer": self.customer}, status=400)
+        return render(
+            request, "crm/customer_form.html", {"form": form, "customer": self.customer}, status=400
+        )
 
 
 class CustomerArchiveView(CustomerMixin, View):
@@ -201,7 +203,9 @@ class ContactFormView(CustomerMixin, View):
     def get(self, request: HttpRequest, pk: int, contact_id: int | None = None) -> HttpResponse:
         contact = self.get_contact(contact_id)
         form = ContactForm(instance=contact)
-        return render(request, "crm/contact_form.html", {"form": form, "customer": self.customer, "contact": contact})
+        return render(
+            request, "crm/contact_form.html", {"form": form, "customer": self.customer, "contact": contact}
+        )
 
     def post(self, request: HttpRequest, pk: int, contact_id: int | None = None) -> HttpResponse:
         contact = self.get_contact(contact_id)
@@ -267,7 +271,9 @@ class FollowUpCreateView(CustomerMixin, View):
             else:
                 messages.success(request, _("Follow-up added."))
                 return redirect("customer-detail", pk=self.customer.pk)
-        return render(request, "crm/follow_up_form.html", {"form": form, "customer": self.customer}, status=400)
+        return render(
+            request, "crm/follow_up_form.html", {"form": form, "customer": self.customer}, status=400
+        )
 
 
 class FollowUpListView(ActorRequiredMixin, View):
@@ -288,7 +294,10 @@ class FollowUpDoneView(ActorRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         follow_up = (
-            selectors.follow_ups_visible_to(self.actor).select_related("customer", "assignee").filter(pk=pk).first()
+            selectors.follow_ups_visible_to(self.actor)
+            .select_related("customer", "assignee")
+            .filter(pk=pk)
+            .first()
         )
         if follow_up is None:
             raise Http404

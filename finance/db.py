@@ -86,13 +86,10 @@ def apply_row_level_security(using: str = "default") -> None:
             cursor.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
             cursor.execute(f'DROP POLICY IF EXISTS kehu_tenant ON "{table}"')
             cursor.execute(
-                f'CREATE POLICY kehu_tenant ON "{table}" USING ({using_clause}) '
-                f"WITH CHECK ({TENANT_POLICY})"
+                f'CREATE POLICY kehu_tenant ON "{table}" USING ({using_clause}) WITH CHECK ({TENANT_POLICY})'
             )
         if role:
-            cursor.execute(
-                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
-            )
+            cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
 

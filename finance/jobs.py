@@ -37,7 +37,9 @@ def register_job(job: Job) -> None:
     JOBS[job.name] = job
 
 
-def job_run(*, organization: Organization, job_name: str, run_date: datetime.date, force: bool = False) -> JobRun:
+def job_run(
+    *, organization: Organization, job_name: str, run_date: datetime.date, force: bool = False
+) -> JobRun:
     """Run one job for one organization and day, once.
 
     A finished run is not repeated (unless `force`); a run that failed or died midway is run
@@ -66,7 +68,9 @@ def job_run(*, organization: Organization, job_name: str, run_date: datetime.dat
         return run
 
 
-def jobs_due(organization: Organization, now: datetime.datetime | None = None) -> list[tuple[str, datetime.date]]:
+def jobs_due(
+    organization: Organization, now: datetime.datetime | None = None
+) -> list[tuple[str, datetime.date]]:
     """The jobs due for the organization now (its local time past the job's hour, not done today)."""
     local = (now or timezone.now()).astimezone(organization.tzinfo)
     due = [name for name, job in JOBS.items() if local.hour >= job.local_hour]

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -139,9 +138,7 @@ class TenantModel(models.Model):
 
 
 class Membership(TenantModel):
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -246,9 +243,10 @@ class IdempotencyKey(TenantModel):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class JobRun(TenantModel):
@@ -272,3 +270,6 @@ class JobRun(TenantModel):
             models.UniqueConstraint(fields=["organization", "job", "run_date"], name="jobrun_unique_day")
         ]
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.run_date} {self.status}"

@@ -8,7 +8,6 @@ from finance import tenancy
 from finance.models import ApiKey, AuditEvent, Membership, User
 
 
-
 def memberships_of(user: User) -> list[Membership]:
     """Every organization the user belongs to (read before the tenant is known, by user id)."""
     with tenancy.lookup_context(user_id=user.pk):

@@ -55,7 +55,11 @@ def dispatch_jobs() -> int:
             continue
         for job_name, run_date in due:
             run_tenant_job.apply_async(
-                kwargs={"organization_id": organization.pk, "job": job_name, "run_date": run_date.isoformat()},
+                kwargs={
+                    "organization_id": organization.pk,
+                    "job": job_name,
+                    "run_date": run_date.isoformat(),
+                },
                 expires=3600,
             )
             queued += 1

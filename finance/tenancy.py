@@ -38,7 +38,8 @@ _current_org: contextvars.ContextVar[Organization | None] = contextvars.ContextV
     "kehu_current_org", default=None
 )
 _db_context: contextvars.ContextVar[DbContext] = contextvars.ContextVar(
-    "kehu_db_context", default=DbContext()
+    "kehu_db_context",
+    default=DbContext(),  # noqa: B039 (a frozen dataclass: immutable)
 )
 
 

@@ -8,8 +8,8 @@ from rest_framework.routers import DefaultRouter
 
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
 from finance import views
-from finance.converters import IdConverter
 from finance.api.views import AuditEventViewSet, OrganizationViewSet
+from finance.converters import IdConverter
 
 register_converter(IdConverter, "id")
 

@@ -103,7 +103,8 @@ MODULES: dict[str, dict[str, Any]] = {
     "receivables": {
         "title": gettext_lazy("Receivables"),
         "text": gettext_lazy(
-            "Invoices, payments, credit notes, exact aging as of any date, DSO and statements will appear here."
+            "Invoices, payments, credit notes, exact aging as of any date, DSO and statements "
+            "will appear here."
         ),
     },
     "collections": {

@@ -74,7 +74,10 @@ class ApiResourceChecks:
         theirs = self.make(outsider_org)
         assert api.get(f"{self.url}{theirs.pk}/").status_code == 404
         if self.writable and self.updatable:
-            assert api.patch(f"{self.url}{theirs.pk}/", self.update_payload or {}, format="json").status_code == 404
+            assert (
+                api.patch(f"{self.url}{theirs.pk}/", self.update_payload or {}, format="json").status_code
+                == 404
+            )
         listed = api.get(self.url, {"page_size": 500}).json()["results"]
         assert theirs.pk not in {r["id"] for r in listed}
 

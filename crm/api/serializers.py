@@ -19,9 +19,7 @@ def _members(actor: Any) -> Any:
 
 class CustomerSerializer(serializers.ModelSerializer):
     owner = ScopedPrimaryKeyRelatedField(_members, allow_null=True, required=False)
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, max_length=50
-    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
     country = serializers.ChoiceField(choices=sorted(country_codes()), required=False)
     currency = serializers.ChoiceField(choices=sorted(currency_codes()), required=False)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
@@ -150,5 +148,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and "customer" in attrs and attrs["customer"] != self.instance.customer:
-            raise serializers.ValidationError({"customer": [_("A follow-up cannot move to another customer.")]})
+            raise serializers.ValidationError(
+                {"customer": [_("A follow-up cannot move to another customer.")]}
+            )
         return attrs

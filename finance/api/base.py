@@ -47,18 +47,14 @@ class IdempotentMixin:
         if request.method != "POST" or key is None:
             return
         if not key or len(key) > 255 or not key.isprintable():
-            raise exceptions.ValidationError(
-                {IDEMPOTENCY_HEADER: [_("Use 1 to 255 printable characters.")]}
-            )
+            raise exceptions.ValidationError({IDEMPOTENCY_HEADER: [_("Use 1 to 255 printable characters.")]})
         body = request._request.body  # read (and size-checked) before the parser consumes it
         request_hash = hashlib.sha256(
             b"%s %s\n%s" % (request.method.encode(), request.get_full_path().encode(), body)
         ).hexdigest()
         try:
             with transaction.atomic():
-                self._idempotency_row = IdempotencyKey.objects.create(
-                    key=key, request_hash=request_hash
-                )
+                self._idempotency_row = IdempotencyKey.objects.create(key=key, request_hash=request_hash)
             return
         except IntegrityError:
             pass

@@ -35,4 +35,3 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if not -(2**63) < pk < 2**63:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(pk)
-

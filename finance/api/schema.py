@@ -43,7 +43,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 continue
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", _ref("Error", "Missing or invalid API key."))
-            responses.setdefault("403", _ref("Error", "The key's scope or the user's role does not allow this."))
+            responses.setdefault(
+                "403", _ref("Error", "The key's scope or the user's role does not allow this.")
+            )
             if "{" in path or method != "post":
                 responses.setdefault("404", _ref("Error", "Not found (also for another organization's id)."))
             if method in {"post", "put", "patch"} or (method == "get" and operation.get("parameters")):
@@ -51,8 +53,12 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if method in {"post", "put", "patch"}:
                 responses.setdefault("413", _ref("Error", "The request body is too large."))
             if method == "post":
-                responses.setdefault("409", _ref("Error", "A request with this Idempotency-Key is in progress."))
-                responses.setdefault("422", _ref("Error", "This Idempotency-Key was used with another request."))
+                responses.setdefault(
+                    "409", _ref("Error", "A request with this Idempotency-Key is in progress.")
+                )
+                responses.setdefault(
+                    "422", _ref("Error", "This Idempotency-Key was used with another request.")
+                )
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name") == "Idempotency-Key" for p in parameters):
                     parameters.append(IDEMPOTENCY_PARAMETER)

@@ -50,7 +50,12 @@ class TestContactsApi(ApiResourceChecks):
 
     def create_payload(self, org):
         customer = CustomerFactory(organization=org)
-        return {"customer": customer.pk, "name": "Li Na", "email": "li@example.com", "preferred_language": "zh-hans"}
+        return {
+            "customer": customer.pk,
+            "name": "Li Na",
+            "email": "li@example.com",
+            "preferred_language": "zh-hans",
+        }
 
     def invalid_payloads(self, org, outsider_org):
         theirs = CustomerFactory(organization=outsider_org)

@@ -44,7 +44,9 @@ def test_bulk_creates_updates_and_reports_unchanged(api, org):
     assert customers["E-3"].currency == "EUR"
     assert results[2]["id"] == customers["E-3"].pk
     with tenancy.tenant(org):
-        assert AuditEvent.objects.filter(action="customer.created", object_id=str(customers["E-3"].pk)).exists()
+        assert AuditEvent.objects.filter(
+            action="customer.created", object_id=str(customers["E-3"].pk)
+        ).exists()
 
 
 def test_bulk_with_one_invalid_row_writes_nothing_and_reports_per_row(api, org):
@@ -70,12 +72,16 @@ def test_bulk_with_one_invalid_row_writes_nothing_and_reports_per_row(api, org):
 
 
 def test_bulk_rejects_duplicates_missing_ids_and_oversized_batches(api, org):
-    response = api.post(BULK, {"items": [{"external_id": "D", "name": "a"}, {"external_id": "D", "name": "b"}]}, format="json")
+    response = api.post(
+        BULK, {"items": [{"external_id": "D", "name": "a"}, {"external_id": "D", "name": "b"}]}, format="json"
+    )
     assert response.status_code == 400
     assert "external_id" in response.json()["items"][1]
     response = api.post(BULK, {"items": [{"name": "no id"}]}, format="json")
     assert response.status_code == 400
-    response = api.post(BULK, {"items": [{"external_id": f"X{i}", "name": "n"} for i in range(1001)]}, format="json")
+    response = api.post(
+        BULK, {"items": [{"external_id": f"X{i}", "name": "n"} for i in range(1001)]}, format="json"
+    )
     assert response.status_code == 400
     response = api.post(BULK, {"items": []}, format="json")
     assert response.status_code == 400
@@ -94,7 +100,9 @@ def test_bulk_upsert_never_touches_another_tenants_customer_with_the_same_extern
 
 def test_external_id_is_unique_per_organization_and_a_duplicate_is_a_400(api, org, outsider_org):
     CustomerFactory(organization=outsider_org, external_id="X-1")
-    assert api.post("/api/v1/customers/", {"external_id": "X-1", "name": "a"}, format="json").status_code == 201
+    assert (
+        api.post("/api/v1/customers/", {"external_id": "X-1", "name": "a"}, format="json").status_code == 201
+    )
     response = api.post("/api/v1/customers/", {"external_id": "X-1", "name": "b"}, format="json")
     assert response.status_code == 400
     assert "external_id" in response.json()
@@ -133,14 +141,18 @@ def test_a_request_while_the_first_is_in_flight_is_a_409(api, org):
     digest = hashlib.sha256(b"POST /api/v1/customers/\n" + body).hexdigest()
     with tenancy.tenant(org):
         IdempotencyKey.objects.create(key="k-3", request_hash=digest)
-    response = api.post("/api/v1/customers/", data=body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-3")
+    response = api.post(
+        "/api/v1/customers/", data=body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-3"
+    )
     assert response.status_code == 409
     assert _customers(org) == {}
 
 
 def test_keys_are_scoped_to_the_organization(api, outsider_api, org, outsider_org):
     body = {"name": "Same key elsewhere"}
-    assert api.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="shared").status_code == 201
+    assert (
+        api.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="shared").status_code == 201
+    )
     response = outsider_api.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="shared")
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response

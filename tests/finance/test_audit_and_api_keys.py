@@ -19,7 +19,7 @@ def test_a_write_records_who_what_and_the_changed_fields(api, org):
         events = list(AuditEvent.objects.filter(customer_id=customer_id).order_by("id"))
     assert [e.action for e in events] == ["customer.created", "customer.updated"]
     assert events[0].request_id == "req-42"
-    assert events[0].actor_api_key is not None
+    assert events[0].actor_api_key_id is not None
     assert events[1].changes == {"name": ["Audited", "Audited 2"], "industry": ["", "Food"]}
 
 

@@ -74,7 +74,8 @@ def test_raw_sql_cannot_move_a_row_to_another_tenant(org, outsider_org):
         with pytest.raises((ProgrammingError, IntegrityError)), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "UPDATE crm_customer SET organization_id = %s WHERE id = %s", [outsider_org.pk, customer.pk]
+                    "UPDATE crm_customer SET organization_id = %s WHERE id = %s",
+                    [outsider_org.pk, customer.pk],
                 )
 
 
@@ -92,7 +93,9 @@ def test_every_table_with_organization_id_has_rls_enabled_and_forced(db):
         )
         rows = cursor.fetchall()
     assert rows, "no tenant tables found"
-    unprotected = [name for name, enabled, forced, has_policy in rows if not (enabled and forced and has_policy)]
+    unprotected = [
+        name for name, enabled, forced, has_policy in rows if not (enabled and forced and has_policy)
+    ]
     assert unprotected == []
     assert {name for name, *_ in rows} >= {table for table, _lookup in kehu_db.tenant_tables()}
 

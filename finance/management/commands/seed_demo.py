@@ -43,7 +43,9 @@ class Command(BaseCommand):
                 address="88 Century Avenue, Pudong, Shanghai 200120, China",
             )
             for email, role, name in DEMO_USERS:
-                user_create_or_join(email=email, organization=org, role=role, password=DEMO_PASSWORD, name=name)
+                user_create_or_join(
+                    email=email, organization=org, role=role, password=DEMO_PASSWORD, name=name
+                )
             with tenancy.tenant(org):
                 for seeder in seeders():
                     seeder.seed(org)
