@@ -10,13 +10,14 @@ from django.core.paginator import Paginator
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import selectors, services
 from crm.forms import ContactForm, CustomerFilterForm, CustomerForm, FollowUpForm, InteractionForm
 from crm.models import Contact, Customer
-from crm.registry import registry
+from crm.registry import Panel, registry
 from finance.selectors import audit_events
 from finance.web import ActorRequiredMixin
 
@@ -30,6 +31,12 @@ def _apply_errors(form: BaseForm, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def render_panel(request: HttpRequest, panel: Panel, customer: Customer | None) -> str:
+    """A panel renders itself: its own template with the context its app computes."""
+    context = {"customer": customer, **panel.context(request, customer)}  # type: ignore[arg-type]
+    return render_to_string(panel.template, context, request=request)
+
+
 class DashboardView(ActorRequiredMixin, View):
     required_action = "organization.view"
 
@@ -38,8 +45,8 @@ class DashboardView(ActorRequiredMixin, View):
         counts = selectors.open_follow_up_counts(actor=self.actor, today=today)
         customers = selectors.customers_visible_to(self.actor)
         panels = [
-            {"panel": p, **p.context(request, None)}  # type: ignore[arg-type]
-            for p in sorted(registry.dashboard_panels.values(), key=lambda p: p.order)
+            {"panel": panel, "html": render_panel(request, panel, None)}
+            for panel in sorted(registry.dashboard_panels.values(), key=lambda p: p.order)
         ]
         return render(
             request,
@@ -91,7 +98,10 @@ class CustomerCreateView(ActorRequiredMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "crm/customer_form.html", {"form": self.form()})
+        form = self.form()
+        if "owner" in form.fields:
+            form.initial["owner"] = request.user.pk
+        return render(request, "crm/customer_form.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = self.form(request.POST)
@@ -121,11 +131,10 @@ class CustomerDetailView(CustomerMixin, View):
     required_action = "customer.view"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        panels = []
-        for panel in registry.panels_for_customer():
-            context = panel.context(request, self.customer)
-            if context is not None:
-                panels.append({"panel": panel, **context})
+        panels = [
+            {"panel": panel, "html": render_panel(request, panel, self.customer)}
+            for panel in registry.panels_for_customer()
+        ]
         return render(
             request,
             "crm/customer_detail.html",

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from finance.money import validate_currency
 from finance.tenancy import TenantManager, UnscopedManager, current_organization
@@ -23,7 +24,7 @@ def validate_timezone(value: str) -> None:
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", _("Owner")
+    OWNER = "owner", pgettext_lazy("role", "Owner")
     ADMIN = "admin", _("Administrator")
     FINANCE_MANAGER = "finance_manager", _("Finance manager")
     AR_CLERK = "ar_clerk", _("AR clerk")

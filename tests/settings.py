@@ -12,3 +12,18 @@ CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+if not REDIS_URL:  # noqa: F405
+    # A broker folder of the test run's own, never the one `make run` uses.
+    import tempfile
+    from pathlib import Path
+
+    _broker = Path(tempfile.mkdtemp(prefix="kehu-test-broker-"))
+    (_broker / "queue").mkdir()
+    (_broker / "processed").mkdir()
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker / "queue"),
+        "data_folder_out": str(_broker / "queue"),
+        "processed_folder": str(_broker / "processed"),
+        "store_processed": False,
+    }
