@@ -49,6 +49,8 @@ def _require_customer_access(actor: Actor, customer: Customer) -> None:
 def _check_owner(actor: Actor, owner: User | None, previous: User | None) -> None:
     if owner == previous:
         return
+    if actor.sees_own_customers_only and (owner is None or owner.pk != actor.user_id):
+        raise PermissionDenied(_("You cannot give a customer to another owner."))
     if owner is not None and owner.pk != actor.user_id and not actor.can("customer.assign_owner"):
         raise PermissionDenied(_("You cannot give a customer to another owner."))
     if owner is not None and not Membership.objects.filter(user=owner).exists():
@@ -94,8 +96,10 @@ def customer_create(*, actor: Actor, **fields: Any) -> Customer:
     unknown = set(fields) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ValueError(f"Unknown customer fields: {sorted(unknown)}")
-    if actor.sees_own_customers_only or ("owner" not in fields and actor.user is not None):
-        fields.setdefault("owner", actor.user)
+    if actor.sees_own_customers_only:
+        fields["owner"] = actor.user  # a rep's new customer is always their own
+    elif "owner" not in fields:
+        fields["owner"] = actor.user
     _check_owner(actor, fields.get("owner"), None)
     customer = Customer(organization=actor.organization, **fields)
     _clean_customer(customer)
@@ -246,8 +250,8 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
         try:
             if customer is None:
                 fields = dict(item)
-                if actor.sees_own_customers_only or ("owner" not in fields and actor.user is not None):
-                    fields.setdefault("owner", actor.user)
+                if actor.sees_own_customers_only or "owner" not in fields:
+                    fields["owner"] = actor.user
                 _check_owner(actor, fields.get("owner"), None)
                 candidate = Customer(organization=actor.organization, **fields)
                 before: dict[str, Any] = {}

@@ -34,9 +34,18 @@ def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[st
     return values
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """Changed fields as {field: [old, new]}."""
-    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    """Changed fields as {field: [old, new]}; empty to empty (None, "", []) is no change."""
+    keys = list(after) + [k for k in before if k not in after]
+    return {
+        k: [before.get(k), after.get(k)]
+        for k in keys
+        if before.get(k) != after.get(k) and not (_empty(before.get(k)) and _empty(after.get(k)))
+    }
 
 
 def build(

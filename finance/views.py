@@ -96,7 +96,11 @@ class AuditLogView(ActorRequiredMixin, View):
                 end = form.cleaned_data["until"] + datetime.timedelta(days=1)
                 events = events.filter(created_at__lt=datetime.datetime.combine(end, datetime.time(), tz))
         page = Paginator(events, 50).get_page(request.GET.get("page"))
-        return render(request, "finance/audit_log.html", {"page": page, "form": form})
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request, "finance/audit_log.html", {"page": page, "form": form, "query": query.urlencode()}
+        )
 
 
 MODULES: dict[str, dict[str, Any]] = {

@@ -121,3 +121,24 @@ def test_organization_language_is_the_default(client, org, members):
     org.save()
     login(client, members["owner"])
     assert '<html lang="zh-hans">' in client.get("/customers/").content.decode()
+
+
+def test_sales_rep_cannot_create_an_unowned_customer(client, org, members):
+    rep = members["sales_rep"]
+    login(client, rep)
+    created = client.post(
+        "/api/v1/customers/", {"name": "Sneaky", "owner": None}, content_type="application/json"
+    )
+    assert created.status_code == 201 and created.json()["owner"] == rep.pk
+
+
+def test_created_event_lists_only_fields_that_have_a_value(api, org):
+    from finance.models import AuditEvent
+
+    customer_id = api.post("/api/v1/customers/", {"name": "Lean", "industry": "Food"}, format="json").json()[
+        "id"
+    ]
+    with tenancy.tenant(org):
+        event = AuditEvent.objects.get(action="customer.created", customer_id=customer_id)
+    assert event.changes["name"] == [None, "Lean"]
+    assert "abc_class" not in event.changes and "email" not in event.changes
