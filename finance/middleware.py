@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from finance import tenancy
@@ -59,6 +59,8 @@ class TenantMiddleware:
             membership = membership_for(request.user, request.session.get(SESSION_ORG_KEY))
             if membership is not None:
                 tenancy.activate(membership.organization, user_id=request.user.pk)
+                # Pages show and read times in the organization's timezone.
+                timezone.activate(membership.organization.tzinfo)
                 request.membership = membership  # type: ignore[attr-defined]
                 request.actor = Actor(  # type: ignore[attr-defined]
                     organization=membership.organization, role=membership.role, user=request.user
@@ -67,4 +69,7 @@ class TenantMiddleware:
                     language = request.user.language or membership.organization.language
                     translation.activate(language)
                     request.LANGUAGE_CODE = translation.get_language()
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
