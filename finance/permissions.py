@@ -20,6 +20,7 @@ VIEW_ACTIONS = frozenset(
         "contact.view",
         "interaction.view",
         "followup.view",
+        "receivables.view",
     }
 )
 ACTIONS = VIEW_ACTIONS | {
@@ -34,6 +35,23 @@ ACTIONS = VIEW_ACTIONS | {
     "audit.view",
     "apikey.manage",
     "jobs.run",
+    "invoice.create",
+    "invoice.void",
+    "credit_note.create",
+    "payment.post",
+    "writeoff.request",
+    "writeoff.approve",
+    "exchange_rate.change",
+}
+
+# Posting documents and cash: the finance roles and write integrations.
+_LEDGER_WRITES = {
+    "invoice.create",
+    "invoice.void",
+    "credit_note.create",
+    "payment.post",
+    "writeoff.request",
+    "exchange_rate.change",
 }
 
 _RELATIONSHIP_WRITES = {
@@ -49,12 +67,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
     "finance_manager": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
-    | {"customer.archive", "customer.assign_owner", "jobs.run"},
-    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES,
+    | _LEDGER_WRITES
+    | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve"},
+    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES,
     "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES,
     "auditor": VIEW_ACTIONS | {"audit.view"},
     "api_read": VIEW_ACTIONS,
-    "api_write": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"customer.archive", "customer.assign_owner"},
+    "api_write": VIEW_ACTIONS
+    | _RELATIONSHIP_WRITES
+    | _LEDGER_WRITES
+    | {"customer.archive", "customer.assign_owner"},
 }
 
 # Roles that see only the customers they own (and those customers' relationship data).

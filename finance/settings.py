@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "finance",
     "crm",
+    "receivables",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, Inte
 from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet
 from finance.converters import IdConverter
+from receivables.api import views as rv
 
 register_converter(IdConverter, "id")
 
@@ -21,6 +22,12 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("follow-ups", FollowUpViewSet, basename="follow-up")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("invoices", rv.InvoiceViewSet, basename="invoice")
+router.register("credit-notes", rv.CreditNoteViewSet, basename="credit-note")
+router.register("payments", rv.PaymentViewSet, basename="payment")
+router.register("allocations", rv.AllocationViewSet, basename="allocation")
+router.register("exchange-rates", rv.ExchangeRateViewSet, basename="exchange-rate")
+router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

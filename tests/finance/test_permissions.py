@@ -25,6 +25,14 @@ EXPECTED = {
     "audit.view": "Y     Y    -   -     -    Y       -        -",
     "apikey.manage": "Y     Y    -   -     -    -       -        -",
     "jobs.run": "Y     Y    Y   -     -    -       -        -",
+    "receivables.view": "Y     Y    Y   Y     Y    Y       Y        Y",
+    "invoice.create": "Y     Y    Y   Y     -    -       -        Y",
+    "invoice.void": "Y     Y    Y   Y     -    -       -        Y",
+    "credit_note.create": "Y     Y    Y   Y     -    -       -        Y",
+    "payment.post": "Y     Y    Y   Y     -    -       -        Y",
+    "writeoff.request": "Y     Y    Y   Y     -    -       -        Y",
+    "writeoff.approve": "Y     Y    Y   -     -    -       -        -",
+    "exchange_rate.change": "Y     Y    Y   Y     -    -       -        Y",
 }
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
 
