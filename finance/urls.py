@@ -10,6 +10,7 @@ from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, Inte
 from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet
 from finance.converters import IdConverter
+from receivables import statement_views
 from receivables.api import views as rv
 
 register_converter(IdConverter, "id")
@@ -30,6 +31,11 @@ router.register("exchange-rates", rv.ExchangeRateViewSet, basename="exchange-rat
 router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
 
 urlpatterns = [
+    path(
+        "api/v1/customers/<id:pk>/statement.pdf",
+        statement_views.StatementPdfApiView.as_view({"get": "list"}),
+        name="customer-statement-pdf",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -57,6 +63,7 @@ urlpatterns = [
     path("settings/api-keys/<id:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("audit/", views.AuditLogView.as_view(), name="audit-log"),
     path("modules/<slug:module>/", views.ModulePlaceholderView.as_view(), name="module"),
+    path("customers/<id:pk>/statement/", statement_views.StatementView.as_view(), name="customer-statement"),
     path("ops/admin/", admin.site.urls),
     path("", include("crm.urls")),
 ]

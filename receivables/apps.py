@@ -8,7 +8,18 @@ class ReceivablesConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.registry import registry
-        from receivables import panels, selectors
+        from finance.jobs import Job, register_job
+        from finance.seeding import Seeder, register_seeder
+        from receivables import panels, seed, selectors, statements
 
         registry.add_financial_history_check(selectors.customer_has_documents)
         panels.register()
+        register_seeder(Seeder(order=20, name="receivables", seed=seed.seed))
+        register_job(
+            Job(
+                name="statements",
+                run=statements.send_monthly_statements,
+                local_hour=6,
+                description="On the 1st, email last month's statement to customers who opted in.",
+            )
+        )

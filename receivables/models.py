@@ -316,3 +316,24 @@ class ExchangeRate(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.date} {self.rate}"
+
+
+class StatementSend(TenantModel):
+    """One emailed statement per customer and period: the key that makes the monthly job idempotent."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    email = models.EmailField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "customer", "period_start"], name="statement_send_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.period_start}"
