@@ -42,6 +42,7 @@ ACTIONS = VIEW_ACTIONS | {
     "writeoff.request",
     "writeoff.approve",
     "exchange_rate.change",
+    "webhook.manage",
 }
 
 # Posting documents and cash: the finance roles and write integrations.
@@ -76,7 +77,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_write": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
-    | {"customer.archive", "customer.assign_owner"},
+    | {"customer.archive", "customer.assign_owner", "webhook.manage"},
 }
 
 # Roles that see only the customers they own (and those customers' relationship data).

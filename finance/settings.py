@@ -246,3 +246,5 @@ LOGGING = {
 # --- Kehu -----------------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
 BULK_MAX_ITEMS = 1000
+# Webhooks go to HTTPS only; plain http://localhost is allowed outside production for local tests.
+WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=not PRODUCTION)

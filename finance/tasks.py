@@ -64,3 +64,29 @@ def dispatch_jobs() -> int:
             )
             queued += 1
     return queued
+
+
+class WebhookNotDelivered(Exception):
+    """The endpoint did not answer 2xx; Celery retries with backoff."""
+
+
+@shared_task(
+    base=TenantTask,
+    bind=True,
+    name="finance.deliver_webhook",
+    autoretry_for=(WebhookNotDelivered,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=7,
+)
+def deliver_webhook(self: Task, *, organization_id: int, delivery_id: int) -> str:
+    from finance.models import WebhookDelivery
+    from finance.webhooks import deliver
+
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return "nothing to do"
+    if not deliver(delivery) and delivery.status == WebhookDelivery.Status.PENDING:
+        raise WebhookNotDelivered(delivery.last_error or str(delivery.response_status))
+    return delivery.status

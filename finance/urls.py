@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
 from finance import views
-from finance.api.views import AuditEventViewSet, OrganizationViewSet
+from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEndpointViewSet
 from finance.converters import IdConverter
 from receivables import statement_views
 from receivables.api import views as rv
@@ -23,6 +23,7 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("follow-ups", FollowUpViewSet, basename="follow-up")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("invoices", rv.InvoiceViewSet, basename="invoice")
 router.register("credit-notes", rv.CreditNoteViewSet, basename="credit-note")
 router.register("payments", rv.PaymentViewSet, basename="payment")

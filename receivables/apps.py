@@ -10,10 +10,19 @@ class ReceivablesConfig(AppConfig):
         from crm.registry import registry
         from finance.jobs import Job, register_job
         from finance.seeding import Seeder, register_seeder
-        from receivables import panels, seed, selectors, statements
+        from receivables import panels, seed, selectors, statements, webhooks
 
         registry.add_financial_history_check(selectors.customer_has_documents)
         panels.register()
+        webhooks.connect()
+        register_job(
+            Job(
+                name="overdue_events",
+                run=webhooks.overdue_events,
+                local_hour=2,
+                description="Send invoice.overdue webhooks for invoices that fell due.",
+            )
+        )
         register_seeder(Seeder(order=20, name="receivables", seed=seed.seed))
         register_job(
             Job(

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from finance.models import AuditEvent, Organization
+from finance.models import AuditEvent, Organization, WebhookDelivery, WebhookEndpoint
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -28,5 +28,40 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "customer_id",
             "changes",
             "request_id",
+        ]
+        read_only_fields = fields
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=50)
+    url = serializers.URLField(max_length=500)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "is_active", "created_at"]
+        read_only_fields = ["id", "is_active", "created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = [*WebhookEndpointSerializer.Meta.read_only_fields, "secret"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "endpoint",
+            "event",
+            "event_id",
+            "payload",
+            "status",
+            "attempts",
+            "response_status",
+            "last_error",
+            "created_at",
+            "delivered_at",
         ]
         read_only_fields = fields

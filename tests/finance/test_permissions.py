@@ -33,6 +33,7 @@ EXPECTED = {
     "writeoff.request": "Y     Y    Y   Y     -    -       -        Y",
     "writeoff.approve": "Y     Y    Y   -     -    -       -        -",
     "exchange_rate.change": "Y     Y    Y   Y     -    -       -        Y",
+    "webhook.manage":         "Y     Y    -   -     -    -       -        Y",
 }
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
 
