@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finance.settings")
 
 app = Celery("kehu")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["finance", "crm"])
+app.autodiscover_tasks(["finance", "crm", "receivables"])
 
 
 @app.on_after_finalize.connect

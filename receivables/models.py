@@ -337,3 +337,40 @@ class StatementSend(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.period_start}"
+
+
+class ImportJob(TenantModel):
+    """A browser import of invoices or payments: upload → mapping → preview → background run.
+    A file is all or nothing: the run writes every row in one transaction or none."""
+
+    class Kind(models.TextChoices):
+        INVOICES = "invoices", _("Invoices")
+        PAYMENTS = "payments", _("Payments")
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        VALIDATED = "validated", _("Checked")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    filename = models.CharField(_("file"), max_length=255)
+    headers = models.JSONField(default=list)
+    rows = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    row_errors = models.JSONField(default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -8,6 +8,7 @@ database's CHECK constraints refuse over-allocation even if this code were wrong
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -570,7 +571,9 @@ def _differences(document: Any, item: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
-def documents_bulk_upsert(*, actor: Actor, kind: str, items: list[dict[str, Any]]) -> list[BulkResult]:
+def documents_bulk_upsert(
+    *, actor: Actor, kind: str, items: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+) -> list[BulkResult]:
     """Create or update invoices, credit notes or payments by external id, all or nothing.
 
     A new external id creates the document through the same service as a single POST. An existing
@@ -592,7 +595,9 @@ def documents_bulk_upsert(*, actor: Actor, kind: str, items: list[dict[str, Any]
                 external_id__in=[i["external_id"] for i in items]
             )
         }
-        for item in items:
+        for position, item in enumerate(items):
+            if progress is not None and position % 100 == 0:
+                progress(position)
             external_id = item["external_id"]
             if external_id in seen:
                 errors.append({"external_id": [_("This external_id appears twice in the request.")]})

@@ -25,7 +25,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     def get_queryset(self) -> QuerySet:
-        actor = self.context["request"].auth if "request" in self.context else self.context.get("actor")
+        actor = self.context["actor"] if "actor" in self.context else self.context["request"].auth
         return self.scope(actor)
 
     def to_internal_value(self, data: Any) -> Any:

@@ -15,6 +15,11 @@ from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Pa
 MONEY = {"max_digits": 18, "decimal_places": 2, "min_value": Decimal("0.01")}
 
 
+def context_actor(context: dict[str, Any]) -> Any:
+    """The acting Actor: from the request (API) or given directly (imports, tasks)."""
+    return context["actor"] if "actor" in context else context["request"].auth
+
+
 def _customers(actor: Any) -> Any:
     return crm_selectors.customers_visible_to(actor)
 
@@ -37,7 +42,7 @@ class CustomerRefMixin(serializers.Serializer):
                 raise serializers.ValidationError(
                     {"customer": [_("Give customer or customer_external_id, not both.")]}
                 )
-            customer = _customers(self.context["request"].auth).filter(external_id=external).first()
+            customer = _customers(context_actor(self.context)).filter(external_id=external).first()
             if customer is None:
                 raise serializers.ValidationError(
                     {"customer_external_id": [_("No customer with this external id.")]}
@@ -116,7 +121,7 @@ class CreditNoteAllocationSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         external = attrs.pop("invoice_external_id", None)
         if external is not None:
-            invoice = _invoices(self.context["request"].auth).filter(external_id=external).first()
+            invoice = _invoices(context_actor(self.context)).filter(external_id=external).first()
             if invoice is None:
                 raise serializers.ValidationError(
                     {"invoice_external_id": [_("No invoice with this external id.")]}
