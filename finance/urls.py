@@ -10,7 +10,7 @@ from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, Inte
 from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEndpointViewSet
 from finance.converters import IdConverter
-from receivables import statement_views
+from receivables import import_views, statement_views
 from receivables.api import views as rv
 
 register_converter(IdConverter, "id")
@@ -65,6 +65,9 @@ urlpatterns = [
     path("audit/", views.AuditLogView.as_view(), name="audit-log"),
     path("modules/<slug:module>/", views.ModulePlaceholderView.as_view(), name="module"),
     path("customers/<id:pk>/statement/", statement_views.StatementView.as_view(), name="customer-statement"),
+    path("imports/", import_views.ImportUploadView.as_view(), name="imports"),
+    path("imports/<id:pk>/", import_views.ImportDetailView.as_view(), name="import-detail"),
+    path("imports/<id:pk>/progress/", import_views.ImportProgressView.as_view(), name="import-progress"),
     path("ops/admin/", admin.site.urls),
     path("", include("crm.urls")),
 ]
