@@ -22,9 +22,11 @@ if not REDIS_URL:  # noqa: F405
     _broker = Path(tempfile.mkdtemp(prefix="kehu-test-broker-"))
     (_broker / "queue").mkdir()
     (_broker / "processed").mkdir()
+    (_broker / "control").mkdir()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),
         "processed_folder": str(_broker / "processed"),
+        "control_folder": str(_broker / "control"),
         "store_processed": False,
     }
