@@ -69,5 +69,6 @@ urlpatterns = [
     path("imports/<id:pk>/", import_views.ImportDetailView.as_view(), name="import-detail"),
     path("imports/<id:pk>/progress/", import_views.ImportProgressView.as_view(), name="import-progress"),
     path("ops/admin/", admin.site.urls),
+    path("receivables/", include("receivables.urls")),
     path("", include("crm.urls")),
 ]

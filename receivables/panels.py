@@ -13,7 +13,11 @@ from receivables import selectors
 
 
 def _receivables(request: HttpRequest, customer: Customer) -> dict[str, Any]:
-    return {"balance": selectors.customer_balance(customer=customer)}
+    actor = getattr(request, "actor", None)
+    return {
+        "balance": selectors.customer_balance(customer=customer),
+        "can_record_payment": actor is not None and actor.can("payment.post"),
+    }
 
 
 def register() -> None:

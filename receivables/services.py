@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Round
 from django.utils.translation import gettext as _
 
 from crm.models import Customer
@@ -225,6 +226,13 @@ def _lock_invoices(ids: list[int]) -> dict[int, Invoice]:
     return {i.pk: i for i in Invoice.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
 
 
+def _plus(field: str, amount: Decimal) -> Round:
+    """`field + amount` computed by the database, rounded to cents. On SQLite decimals are
+    floats: 0.10 + 0.20 there is 0.30000000000000004, which the CHECK against a 0.30 payment would
+    refuse (IntegrityError). On PostgreSQL (NUMERIC) the rounding changes nothing."""
+    return Round(F(field) + amount, 2)
+
+
 def _allocate(
     actor: Actor,
     source: Payment | CreditNote,
@@ -266,8 +274,8 @@ def _allocate(
         created_by=actor.user,
     )
     allocation.save()
-    Invoice.objects.filter(pk=invoice.pk).update(allocated_total=F("allocated_total") + amount)
-    type(source).objects.filter(pk=source.pk).update(allocated_total=F("allocated_total") + amount)
+    Invoice.objects.filter(pk=invoice.pk).update(allocated_total=_plus("allocated_total", amount))
+    type(source).objects.filter(pk=source.pk).update(allocated_total=_plus("allocated_total", amount))
     invoice.allocated_total += amount
     source.allocated_total += amount
     audit.record(
@@ -473,7 +481,9 @@ def _write_off_apply(actor: Actor, write_off: WriteOff, invoice: Invoice) -> Non
     write_off.status = WriteOff.Status.APPROVED
     write_off.approved_by = actor.user
     write_off.save(update_fields=["status", "approved_by"])
-    Invoice.objects.filter(pk=invoice.pk).update(written_off_total=F("written_off_total") + write_off.amount)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        written_off_total=_plus("written_off_total", write_off.amount)
+    )
     invoice.written_off_total += write_off.amount
     audit.record(
         actor=actor,
