@@ -13,7 +13,7 @@ PROCFILE := $(if $(strip $(REDIS_URL)),Procfile,Procfile.dev)
 DEMO_PASSWORD := kehu-demo-2026
 DEMO_USERS := owner finance clerk rep rep2 auditor
 
-.PHONY: help venv run test lint messages clean
+.PHONY: help venv run test lint messages clean bench
 
 help:
 	@echo "make run       migrate, seed the demo organization and start web + worker on :$(PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint      ruff check and ruff format --check"
 	@echo "make messages  update and compile the zh_Hans translations (needs gettext)"
 	@echo "make clean     remove caches, collected static files and the embedded broker's queue"
+	@echo "make bench     performance benchmarks on PostgreSQL (DATABASE_URL; BENCH_ARGS=--quick)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,15 @@ lint: venv
 messages: venv
 	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
+
+# Benchmarks, never run by `make test` or CI: each creates, fills and drops its own PostgreSQL
+# database (kehu_bench, kehu_bench_import) as the owner role of DATABASE_URL; figures are printed
+# and merged into bench/results.json. See docs/performance.md.
+BENCH_ARGS ?=
+bench: venv
+	@case "$(DATABASE_URL)" in postgres*://*) ;; *) echo "make bench needs DATABASE_URL=postgres://kehu_owner@127.0.0.1:5432/kehu_bench (and DATABASE_APP_ROLE=kehu_app)" >&2; exit 2;; esac
+	$(PY) bench/aging.py $(BENCH_ARGS)
+	$(PY) bench/import.py $(BENCH_ARGS)
 
 # Keeps .venv and the development database (var/kehu.sqlite3).
 clean:

@@ -30,6 +30,7 @@ router.register("payments", rv.PaymentViewSet, basename="payment")
 router.register("allocations", rv.AllocationViewSet, basename="allocation")
 router.register("exchange-rates", rv.ExchangeRateViewSet, basename="exchange-rate")
 router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
+router.register("reports/kpis", rv.KpiReportViewSet, basename="report-kpis")
 
 urlpatterns = [
     path(

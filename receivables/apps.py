@@ -10,7 +10,7 @@ class ReceivablesConfig(AppConfig):
         from crm.registry import registry
         from finance.jobs import Job, register_job
         from finance.seeding import Seeder, register_seeder
-        from receivables import panels, seed, selectors, statements, webhooks
+        from receivables import jobs, panels, seed, selectors, statements, webhooks
 
         registry.add_financial_history_check(selectors.customer_has_documents)
         panels.register()
@@ -21,6 +21,14 @@ class ReceivablesConfig(AppConfig):
                 run=webhooks.overdue_events,
                 local_hour=2,
                 description="Send invoice.overdue webhooks for invoices that fell due.",
+            )
+        )
+        register_job(
+            Job(
+                name="aging_snapshot",
+                run=jobs.aging_snapshot,
+                local_hour=1,
+                description="Store the day's aging totals and KPIs, for the dashboards' trends.",
             )
         )
         register_seeder(Seeder(order=20, name="receivables", seed=seed.seed))

@@ -189,7 +189,9 @@ def _bucket_condition(basis: str, as_of: datetime.date, low: int | None, high: i
 def _money(value: Any) -> Decimal:
     if not value:  # most buckets of most customers: no work for them
         return ZERO_CENTS
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    if type(value) is not Decimal:
+        value = Decimal(value)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- The aging report's statements ------------------------------------------------------------
@@ -229,6 +231,12 @@ def _base_rate_sql(base_currency: str, date_column: str) -> tuple[str, list[Any]
     )
     sql, params = _compiled(rate)
     return f"CASE WHEN d.currency = %s THEN 1 ELSE ({sql}) END", [base_currency, *params]
+
+
+def _cents(expression: str, connection: Any) -> str:
+    """A difference of amounts, rounded to cents on SQLite, which subtracts decimals as floats (as
+    outstanding_as_of does); on PostgreSQL's NUMERIC it is exact already."""
+    return expression if connection.vendor == "postgresql" else f"ROUND({expression}, 2)"
 
 
 def _fetch(db: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -273,8 +281,7 @@ def _open_invoice_sums(
         "invoice",
         per_document=per_document,
     )
-    # Rounded to cents, as outstanding_as_of: SQLite subtracts decimals as floats.
-    outstanding = "ROUND(d.total - COALESCE(paid.s, 0) - COALESCE(written_off.s, 0), 2)"
+    outstanding = _cents("d.total - COALESCE(paid.s, 0) - COALESCE(written_off.s, 0)", connection)
     column = "due_date" if basis == "due_date" else "issue_date"
     bucket_sums, bucket_params = [], []
     for _key, low, high in buckets:
@@ -302,9 +309,11 @@ def _open_invoice_sums(
     params = [*documents_params, *rate_params, *paid_params, *written_off_params, *bucket_params]
     keys = [key for key, _low, _high in buckets]
     per_customer: dict[int, dict[str, Any]] = {}
-    per_currency: dict[str, dict[str, Any]] = {}
+    outstanding_sums: dict[str, list[Any]] = defaultdict(list)
+    base_sums: dict[str, list[Any]] = defaultdict(list)
+    missing: dict[str, datetime.date] = {}
     for customer_id, code, outstanding_sum, base, missing_since, *sums in _fetch(invoices.db, sql, params):
-        amounts = {key: _money(value) for key, value in zip(keys, sums, strict=True)}
+        amounts = dict(zip(keys, map(_money, sums), strict=True))
         customer = per_customer.get(customer_id)
         if customer is None:
             per_customer[customer_id] = {"total": _money(base), "buckets": amounts}
@@ -312,15 +321,16 @@ def _open_invoice_sums(
             customer["total"] += _money(base)
             for key, amount in amounts.items():
                 customer["buckets"][key] += amount
-        in_currency = per_currency.setdefault(
-            code, {"outstanding": ZERO, "base": ZERO, "missing_since": None}
-        )
-        in_currency["outstanding"] += _money(outstanding_sum)
-        in_currency["base"] += _money(base)
+        outstanding_sums[code].append(outstanding_sum)
+        if base is not None:
+            base_sums[code].append(base)
         if missing_since is not None:
             day = _day(missing_since)
-            if in_currency["missing_since"] is None or day < in_currency["missing_since"]:
-                in_currency["missing_since"] = day
+            missing[code] = min(day, missing.get(code, day))
+    per_currency = {
+        code: {"outstanding": sum(sums), "base": sum(base_sums[code]), "missing_since": missing.get(code)}
+        for code, sums in outstanding_sums.items()
+    }
     return per_customer, per_currency
 
 
@@ -517,7 +527,7 @@ def _unapplied_by_customer(
             link,
             per_document=per_document and connections[db].vendor == "postgresql",
         )
-        left = "ROUND(d.amount - COALESCE(used.s, 0), 2)"  # to cents (SQLite subtracts as floats)
+        left = _cents("d.amount - COALESCE(used.s, 0)", connections[db])
         parts.append(
             f"SELECT d.customer_id, d.currency, d.day, {left} AS left_amount, {rate_sql} AS rate"
             f" FROM {name} AS d {used_sql} WHERE {left} > 0"

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import DateField, Serializer
+from rest_framework.serializers import DateField, IntegerField, Serializer
 
 from crm import selectors as crm_selectors
 from finance.api.base import KehuViewSet
 from finance.api.filters import IdFilter
-from receivables import selectors, services
+from receivables import kpis, selectors, services
 from receivables.api import serializers as s
 from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Payment
 
@@ -287,12 +289,9 @@ class AgingReportViewSet(KehuViewSet):
                 customer_ids=self._visible_customer_ids(),
             )
         except selectors.MissingExchangeRates as exc:
-            raise ValidationError(
-                {
-                    "exchange_rates": [str(exc)],
-                    "missing": [{"currency": c, "date": d.isoformat()} for c, d in exc.missing],
-                }
-            ) from None
+            raise _missing_rates_error(exc) from None
+        except selectors.InvalidAgingBuckets as exc:  # the organization's settings, not the request
+            raise ValidationError({"aging_buckets": [str(exc)]}) from None
         money = lambda amount: f"{amount:.2f}"  # noqa: E731
         return Response(
             {
@@ -319,3 +318,60 @@ class AgingReportViewSet(KehuViewSet):
         if not self.actor.sees_own_customers_only:
             return None
         return list(crm_selectors.customers_visible_to(self.actor).values_list("pk", flat=True))
+
+
+def _missing_rates_error(exc: selectors.MissingExchangeRates) -> ValidationError:
+    return ValidationError(
+        {
+            "exchange_rates": [str(exc)],
+            "missing": [{"currency": c, "date": d.isoformat()} for c, d in exc.missing],
+        }
+    )
+
+
+class KpiQuerySerializer(Serializer):
+    """`from` and `to` (YYYY-MM-DD, both included; by default the 90 days ending today in the
+    organization's time zone) and optionally one `customer`."""
+
+    to = DateField(required=False)
+    customer = IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = DateField(required=False)  # a Python keyword: no class attribute can be named so
+        return fields
+
+
+class KpiReportViewSet(KehuViewSet):
+    """`GET /api/v1/reports/kpis/?from=&to=[&customer=]`: DSO (countback, simple), best-possible
+    DSO, ADD, CEI, percent overdue and write-off ratio, in base currency (docs/metrics.md)."""
+
+    action_permissions = {"list": "receivables.view"}
+    pagination_class = None
+    queryset = Invoice.unscoped.none()
+    filter_backends: list = []
+    default_days = 90
+
+    @extend_schema(parameters=[KpiQuerySerializer], responses={200: dict})
+    def list(self, request: Request) -> Response:
+        query = KpiQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        organization = self.actor.organization
+        date_to = params.get("to") or organization.local_today()
+        date_from = params.get("from") or date_to - datetime.timedelta(days=self.default_days - 1)
+        if date_from > date_to:
+            raise ValidationError({"from": [_("The period cannot start after it ends.")]})
+        if "customer" in params:  # another tenant's customer, or another rep's, is a 404
+            customer_ids = [crm_selectors.customer_for(self.actor, params["customer"]).pk]
+        elif self.actor.sees_own_customers_only:
+            customer_ids = list(crm_selectors.customers_visible_to(self.actor).values_list("pk", flat=True))
+        else:
+            customer_ids = None
+        try:
+            figures = kpis.kpis(
+                organization=organization, date_from=date_from, date_to=date_to, customer_ids=customer_ids
+            )
+        except selectors.MissingExchangeRates as exc:
+            raise _missing_rates_error(exc) from None
+        return Response(kpis.kpis_as_json(figures))

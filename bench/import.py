@@ -1,0 +1,400 @@
+"""ERP bulk import benchmark: invoices through the REST API, gunicorn on loopback.
+
+    DATABASE_URL=postgres://kehu_owner@127.0.0.1:5432/kehu_bench DATABASE_APP_ROLE=kehu_app \
+        .venv/bin/python bench/import.py [--batches 50] [--quick] [--profile]
+
+Builds its own database (`--database`, default kehu_bench_import: dropped and created again as the
+owner role of DATABASE_URL), migrates it and creates an organization and a read/write API key
+with `manage.py create_org` / `create_api_key`. Starts `gunicorn finance.wsgi:application -w 2`
+on 127.0.0.1 with production settings (DEBUG off), creates the customers through
+/api/v1/customers/bulk/, then times `--batches` POSTs of 1000 invoices to /api/v1/invoices/bulk/
+from `--concurrency` client threads (http.client, keep-alive, bodies encoded beforehand), each
+with its own Idempotency-Key as an ERP should send. Prints invoices/s (target ≥ 5,000), stops
+gunicorn and merges its figures into bench/results.json under "import".
+
+`--profile` then runs one more batch in this process through Django's test client under cProfile
+and prints where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import queue
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+ROOT = _common.ROOT
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(url: str, var_dir: str, conn_max_age: int) -> dict[str, str]:
+    """Production settings on loopback: DEBUG off, no HTTPS redirect, the bench database."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_ENV="production",
+        DJANGO_SETTINGS_MODULE="finance.settings",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+        KEHU_VAR_DIR=var_dir,
+        CONN_MAX_AGE=str(conn_max_age),
+    )
+    env.pop("REDIS_URL", None)  # the embedded broker; no webhook endpoints, so no tasks anyway
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+class Client:
+    """One keep-alive HTTP connection to the server."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: bytes, idempotency_key: str | None = None) -> tuple[int, bytes]:
+        headers = dict(self.headers)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        self.connection.request("POST", path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.connection.request("GET", path, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+
+def wait_for_server(port: int, key: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited with {process.returncode}")
+        try:
+            status, _body = Client(port, key).get("/api/v1/customers/?limit=1")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("gunicorn did not answer in time")
+
+
+def post_all(
+    port: int, key: str, path: str, bodies: list[bytes], concurrency: int, idempotency: bool
+) -> tuple[float, list[float]]:
+    """POST every body from `concurrency` threads; returns wall seconds and each request's seconds."""
+    work: queue.Queue[tuple[int, bytes]] = queue.Queue()
+    for number, body in enumerate(bodies):
+        work.put((number, body))
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        client = Client(port, key)
+        while True:
+            try:
+                number, body = work.get_nowait()
+            except queue.Empty:
+                return
+            started = time.perf_counter()
+            status, answer = client.post(path, body, f"bench-{path}-{number}" if idempotency else None)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if status != 200 or len(json.loads(answer)["results"]) != len(json.loads(body)["items"]):
+                    failures.append(f"{path} batch {number}: {status} {answer[:300]!r}")
+
+    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if failures:
+        sys.exit("Failed requests:\n" + "\n".join(failures[:5]))
+    return wall, latencies
+
+
+def invoice_batches(
+    *, batches: int, batch_size: int, customers: int, lines: int, with_due_date: bool, seed: int
+) -> list[bytes]:
+    rng = random.Random(seed)
+    today = datetime.date.today()
+    bodies = []
+    number = 0
+    for _batch in range(batches):
+        items = []
+        for _item in range(batch_size):
+            number += 1
+            issue = today - datetime.timedelta(days=rng.randrange(365))
+            item: dict[str, Any] = {
+                "external_id": f"ERP-INV-{number:08d}",
+                "number": f"INV-{number:08d}",
+                "customer_external_id": f"ERP-C-{rng.randrange(customers) + 1:07d}",
+                "currency": "CNY",
+                "issue_date": issue.isoformat(),
+                "description": "Goods as per delivery note",
+            }
+            if with_due_date:
+                item["due_date"] = (issue + datetime.timedelta(days=30)).isoformat()
+            if lines:
+                item["lines"] = [
+                    {
+                        "description": f"Item {n}",
+                        "quantity": str(rng.randint(1, 20)),
+                        "unit_price": f"{rng.randint(100, 100000) / 100:.2f}",
+                        "tax_rate": "0.13",
+                    }
+                    for n in range(lines)
+                ]
+            else:
+                item["total"] = f"{rng.randint(10000, 10000000) / 100:.2f}"
+            items.append(item)
+        bodies.append(json.dumps({"items": items}).encode())
+    return bodies
+
+
+def customer_batches(customers: int, batch_size: int) -> list[bytes]:
+    bodies = []
+    for start in range(0, customers, batch_size):
+        items = [
+            {"external_id": f"ERP-C-{n:07d}", "name": f"ERP customer {n:07d}", "currency": "CNY"}
+            for n in range(start + 1, min(customers, start + batch_size) + 1)
+        ]
+        bodies.append(json.dumps({"items": items}).encode())
+    return bodies
+
+
+def count_invoices(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        org_id = conn.execute("SELECT id FROM finance_organization WHERE slug = 'bench'").fetchone()[0]
+        conn.execute("SELECT set_config('kehu.org_id', %s, false)", [str(org_id)])
+        return conn.execute("SELECT count(*) FROM receivables_invoice").fetchone()[0]
+
+
+def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, projected: bool) -> None:
+    """One bulk request in this process, through Django's test client, under cProfile."""
+    import cProfile
+    import pstats
+
+    for name in ("DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "KEHU_VAR_DIR"):
+        os.environ[name] = env[name]
+    _common.django_setup(url)
+    if projected:
+        import _projected
+
+        _projected.apply()
+    from django.test import Client as DjangoClient
+
+    client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_HOST="127.0.0.1")
+    client.get("/api/v1/customers/?limit=1")  # imports and first connection, outside the profile
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    response = client.post("/api/v1/invoices/bulk/", body, content_type="application/json")
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(f"\nProfile of one batch in-process: {response.status_code}, {elapsed:.2f} s (under cProfile)")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(r"receivables|finance|crm|rest_framework/serializers", 25)
+    stats.sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=50, help="invoice batches to time")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--concurrency", type=int, default=2, help="client threads")
+    parser.add_argument("--lines", type=int, default=0, help="lines per invoice (0: a total only)")
+    parser.add_argument("--no-due-date", action="store_true", help="let payment terms set the due date")
+    parser.add_argument("--no-idempotency-key", action="store_true")
+    parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE for the server")
+    parser.add_argument("--quick", action="store_true", help="10 batches, 2,000 customers")
+    parser.add_argument("--profile", action="store_true", help="cProfile one more batch in-process")
+    parser.add_argument(
+        "--projected",
+        action="store_true",
+        help="with the fixes proposed in docs/performance.md applied as patches (bench/_projected.py)",
+    )
+    parser.add_argument("--database", default="kehu_bench_import", help="the bench's own database (dropped!)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--seed", type=int, default=20260501)
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.customers = 10, 2_000
+
+    url = _common.bench_database_url(args.database)
+    if not os.environ.get("DATABASE_APP_ROLE"):
+        print("warning: DATABASE_APP_ROLE is not set: requests run as the owner role.", file=sys.stderr)
+    _common.recreate_database(url)
+    var_dir = tempfile.mkdtemp(prefix="kehu-bench-import-")
+    env = server_env(url, var_dir, args.conn_max_age)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "create_org", "bench", "--name", "Bench", "--currency", "CNY")
+    created = manage(env, "create_api_key", "bench", "--name", "bench", "--scopes", "read,write")
+    key = created.strip().splitlines()[-1]
+
+    invoice_bodies = invoice_batches(
+        batches=args.batches + (1 if args.profile else 0),
+        batch_size=args.batch_size,
+        customers=args.customers,
+        lines=args.lines,
+        with_due_date=not args.no_due_date,
+        seed=args.seed,
+    )
+    profile_body = invoice_bodies.pop() if args.profile else None
+
+    port = free_port()
+    app = ["--pythonpath", str(Path(__file__).resolve().parent), "_projected_wsgi:application"]
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            *(app if args.projected else ["finance.wsgi:application"]),
+            *("-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "300"),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for_server(port, key, server)
+        print(
+            f"gunicorn -w {args.workers} on 127.0.0.1:{port} (pid {server.pid});"
+            f" {args.concurrency} client threads{', projected fixes' if args.projected else ''}"
+        )
+        wall, _latencies = post_all(
+            port,
+            key,
+            "/api/v1/customers/bulk/",
+            customer_batches(args.customers, args.batch_size),
+            args.concurrency,
+            not args.no_idempotency_key,
+        )
+        print(f"  {args.customers:,} customers in {wall:.1f} s ({args.customers / wall:,.0f}/s)")
+        wall, latencies = post_all(
+            port, key, "/api/v1/invoices/bulk/", invoice_bodies, args.concurrency, not args.no_idempotency_key
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    invoices = args.batches * args.batch_size
+    stored = count_invoices(url)
+    rate = invoices / wall
+    latencies.sort()
+    figures: dict[str, Any] = {
+        "invoices": invoices,
+        "batch_size": args.batch_size,
+        "batches": args.batches,
+        "customers": args.customers,
+        "lines_per_invoice": args.lines,
+        "due_date_given": not args.no_due_date,
+        "idempotency_key": not args.no_idempotency_key,
+        "gunicorn_workers": args.workers,
+        "client_threads": args.concurrency,
+        "conn_max_age": args.conn_max_age,
+        "projected_fixes_applied": args.projected,
+        "seconds": round(wall, 2),
+        "invoices_per_s": round(rate),
+        "batch_latency_s": {
+            "median": round(statistics.median(latencies), 3),
+            "p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 3),
+            "max": round(latencies[-1], 3),
+        },
+        "stored_invoices": stored,
+        "target_invoices_per_s": 5000,
+        "target_met": rate >= 5000,
+    }
+    print(
+        f"  {invoices:,} invoices in {wall:.1f} s: {rate:,.0f} invoices/s"
+        f" (batch of {args.batch_size}: median {figures['batch_latency_s']['median']:.2f} s,"
+        f" p95 {figures['batch_latency_s']['p95']:.2f} s); {stored:,} stored"
+    )
+    if stored != invoices:
+        print(f"  WARNING: {stored} invoices stored, {invoices} sent")
+
+    pg_version = None
+    if args.profile and profile_body is not None:
+        profile_one_batch(url, env, key, profile_body, args.projected)
+        pg_version = _common.postgres_version()
+        from django.db import connections
+
+        connections.close_all()
+    figures["machine"] = _common.machine(pg_version or _server_version(url))
+    _common.write_results("import_projected" if args.projected else "import", figures)
+    if not args.keep:
+        _common.drop_database(url)
+
+    print()
+    print(
+        _common.table(
+            [
+                ("figure", "target", "result", "met"),
+                (
+                    f"ERP bulk import ({args.batch_size}/request, {args.workers} workers)",
+                    "≥ 5,000 invoices/s",
+                    f"{rate:,.0f} invoices/s",
+                    "yes" if rate >= 5000 else "NO",
+                ),
+            ]
+        )
+    )
+    key = "import_projected" if args.projected else "import"
+    print(f"\nWritten to {_common.RESULTS.relative_to(ROOT)} (key '{key}').")
+
+
+def _server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+
+if __name__ == "__main__":
+    main()
