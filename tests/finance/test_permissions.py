@@ -7,34 +7,36 @@ from tests.conftest import login
 from tests.factories import CustomerFactory, MembershipFactory
 
 # The expected matrix, written out independently of finance/permissions.py. Y = allowed.
+# fmt: off
 EXPECTED = {
     #                        owner admin fm  clerk rep  auditor api_read api_write
-    "organization.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "customer.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "contact.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "interaction.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "followup.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "customer.create": "Y     Y    Y   Y     Y    -       -        Y",
-    "customer.change": "Y     Y    Y   Y     Y    -       -        Y",
-    "contact.change": "Y     Y    Y   Y     Y    -       -        Y",
-    "interaction.log": "Y     Y    Y   Y     Y    -       -        Y",
-    "followup.change": "Y     Y    Y   Y     Y    -       -        Y",
-    "customer.archive": "Y     Y    Y   -     -    -       -        Y",
-    "customer.assign_owner": "Y     Y    Y   -     -    -       -        Y",
-    "customer.delete": "Y     Y    -   -     -    -       -        -",
-    "audit.view": "Y     Y    -   -     -    Y       -        -",
-    "apikey.manage": "Y     Y    -   -     -    -       -        -",
-    "jobs.run": "Y     Y    Y   -     -    -       -        -",
-    "receivables.view": "Y     Y    Y   Y     Y    Y       Y        Y",
-    "invoice.create": "Y     Y    Y   Y     -    -       -        Y",
-    "invoice.void": "Y     Y    Y   Y     -    -       -        Y",
-    "credit_note.create": "Y     Y    Y   Y     -    -       -        Y",
-    "payment.post": "Y     Y    Y   Y     -    -       -        Y",
-    "writeoff.request": "Y     Y    Y   Y     -    -       -        Y",
-    "writeoff.approve": "Y     Y    Y   -     -    -       -        -",
-    "exchange_rate.change": "Y     Y    Y   Y     -    -       -        Y",
+    "organization.view":      "Y     Y    Y   Y     Y    Y       Y        Y",
+    "customer.view":          "Y     Y    Y   Y     Y    Y       Y        Y",
+    "contact.view":           "Y     Y    Y   Y     Y    Y       Y        Y",
+    "interaction.view":       "Y     Y    Y   Y     Y    Y       Y        Y",
+    "followup.view":          "Y     Y    Y   Y     Y    Y       Y        Y",
+    "customer.create":        "Y     Y    Y   Y     Y    -       -        Y",
+    "customer.change":        "Y     Y    Y   Y     Y    -       -        Y",
+    "contact.change":         "Y     Y    Y   Y     Y    -       -        Y",
+    "interaction.log":        "Y     Y    Y   Y     Y    -       -        Y",
+    "followup.change":        "Y     Y    Y   Y     Y    -       -        Y",
+    "customer.archive":       "Y     Y    Y   -     -    -       -        Y",
+    "customer.assign_owner":  "Y     Y    Y   -     -    -       -        Y",
+    "customer.delete":        "Y     Y    -   -     -    -       -        -",
+    "audit.view":             "Y     Y    -   -     -    Y       -        -",
+    "apikey.manage":          "Y     Y    -   -     -    -       -        -",
+    "jobs.run":               "Y     Y    Y   -     -    -       -        -",
+    "receivables.view":       "Y     Y    Y   Y     Y    Y       Y        Y",
+    "invoice.create":         "Y     Y    Y   Y     -    -       -        Y",
+    "invoice.void":           "Y     Y    Y   Y     -    -       -        Y",
+    "credit_note.create":     "Y     Y    Y   Y     -    -       -        Y",
+    "payment.post":           "Y     Y    Y   Y     -    -       -        Y",
+    "writeoff.request":       "Y     Y    Y   Y     -    -       -        Y",
+    "writeoff.approve":       "Y     Y    Y   -     -    -       -        -",
+    "exchange_rate.change":   "Y     Y    Y   Y     -    -       -        Y",
     "webhook.manage":         "Y     Y    -   -     -    -       -        Y",
 }
+# fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
 
 
