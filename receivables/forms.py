@@ -220,8 +220,8 @@ class AllocationTable:
         return allocations
 
     def add_service_errors(self, messages: list[str]) -> None:
-        """The service's allocation errors. Django flattens its per-allocation list of dicts into
-        one list of messages, so they are shown above the table rather than on their rows."""
+        """The service's allocation errors (the form already checks each row, so these are the
+        rare ones found under the lock, such as a concurrent payment); shown above the table."""
         self.errors.extend(messages)
 
     @property

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from crm.models import Customer
 from finance import audit
 from finance.actors import Actor
+from finance.bulk import BulkRowErrors, error_detail
 from finance.models import AuditEvent
 from finance.money import quantize
 from receivables import signals
@@ -429,7 +430,7 @@ def _apply_many(
         except ValidationError as exc:
             errors.append(exc.message_dict)
     if any(errors):
-        raise ValidationError({"allocations": errors})
+        raise BulkRowErrors(errors, key="allocations")
     return made
 
 
@@ -702,7 +703,6 @@ def documents_bulk_upsert(
     error when amounts, currency, customer or dates would change (void and re-issue instead).
     Raises BulkRowErrors with one dict of errors per item; nothing is written then.
     """
-    from finance.bulk import BulkRowErrors
 
     model = MODELS[kind]
     create = {"invoice": invoice_create, "credit_note": credit_note_create, "payment": payment_record}[kind]
@@ -769,9 +769,7 @@ def documents_bulk_upsert(
                             results.append(BulkResult(external_id, document.pk, "updated"))
                 errors.append({})
             except ValidationError as exc:
-                errors.append(
-                    exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-                )
+                errors.append(error_detail(exc))
         if any(errors):
             raise BulkRowErrors(errors)
     return results

@@ -30,6 +30,7 @@ from django.views import View
 from crm.models import Customer
 from crm.selectors import customer_for, customer_groups, customers_visible_to
 from finance.actors import Actor
+from finance.bulk import error_detail
 from finance.models import Organization
 from finance.money import currency_codes
 from finance.selectors import members
@@ -628,10 +629,17 @@ class PaymentCreateView(ActorRequiredMixin, View):
                 auto_allocate=False,
             )
         except ValidationError as exc:
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-            for name, field_errors in errors.items():
+            for name, field_errors in error_detail(exc).items():
                 if name == "allocations":
-                    table.add_service_errors(field_errors)
+                    table.add_service_errors(
+                        [
+                            str(m)
+                            for row in field_errors
+                            if isinstance(row, dict)
+                            for ms in row.values()
+                            for m in ms
+                        ]
+                    )
                 else:
                     form.add_error(name if name in form.fields else None, field_errors)
             return self.render(request, form, table, status=400)

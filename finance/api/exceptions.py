@@ -53,7 +53,7 @@ def django_validation_detail(exc: DjangoValidationError) -> Any:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, BulkRowErrors):
-        exc = exceptions.ValidationError({"items": exc.rows})
+        exc = exceptions.ValidationError(exc.as_dict())
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_validation_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):

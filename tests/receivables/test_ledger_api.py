@@ -408,3 +408,27 @@ def test_outsider_cannot_touch_documents(api, outsider_api, customer):
     )
     assert response.status_code == 400
     assert api.get(f"/api/v1/invoices/{inv['id']}/").json()["outstanding"] == "100.00"
+
+
+def test_each_bad_allocation_given_with_a_payment_is_reported_on_its_own_row(api, customer, org):
+    first = invoice(api, customer, "A", "100.00")
+    second = invoice(api, customer, "B", "10.00")
+    response = api.post(
+        "/api/v1/payments/",
+        {
+            "customer": customer.pk,
+            "currency": "CNY",
+            "received_on": "2026-02-01",
+            "amount": "200.00",
+            "allocations": [
+                {"invoice": first["id"], "amount": "50.00"},
+                {"invoice": second["id"], "amount": "20.00"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    errors = response.json()["allocations"]
+    assert errors[0] == {} and "amount" in errors[1]
+    with tenancy.tenant(org):
+        assert not Payment.objects.exists() and not Allocation.objects.exists()
