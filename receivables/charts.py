@@ -105,3 +105,94 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = WIDTH, height: in
         baseline=baseline,
         bars=format_html_join("", "{}", ((part,) for part in parts)),
     )
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: Sequence[Decimal | None]  # one per x label; None leaves a gap
+    color: str = ""
+
+
+def line_chart(
+    labels: Sequence[str], series: Sequence[Series], *, title: str, width: int = WIDTH, height: int = HEIGHT
+) -> SafeString:
+    """A line chart over shared x labels (dates), one polyline per series, with a legend.
+
+    The y axis runs from zero (or the lowest value, if negative) to the highest value; missing
+    points break the line. With fewer than two labels it draws the legend and a baseline only.
+    """
+    plot_top, plot_bottom, left, right = 30, height - 28, SIDE + 30, width - SIDE
+    values = [v for s in series for v in s.values if v is not None]
+    high = max(values, default=Decimal(1)) or Decimal(1)
+    low = min(min(values, default=Decimal(0)), Decimal(0))
+    span = (high - low) or Decimal(1)
+    count = len(labels)
+
+    def x(i: int) -> float:
+        return left + (right - left) * (i / (count - 1) if count > 1 else 0.5)
+
+    def y(value: Decimal) -> float:
+        return plot_bottom - float((value - low) / span) * (plot_bottom - plot_top)
+
+    paths = []
+    for index, one in enumerate(series):
+        color = one.color or COLORS[index % len(COLORS)]
+        segments: list[list[str]] = [[]]
+        for i, value in enumerate(one.values):
+            if value is None:
+                segments.append([])
+            else:
+                segments[-1].append(f"{_n(x(i))},{_n(y(value))}")
+        for points in segments:
+            if len(points) > 1:
+                paths.append(
+                    format_html(
+                        '<polyline fill="none" stroke="{}" stroke-width="2.5" points="{}"/>',
+                        color,
+                        " ".join(points),
+                    )
+                )
+            elif len(points) == 1:
+                cx, cy = points[0].split(",")
+                paths.append(format_html('<circle cx="{}" cy="{}" r="3" fill="{}"/>', cx, cy, color))
+    legend_items, offset = [], float(SIDE)
+    for i, one in enumerate(series):
+        legend_items.append((_n(offset), one.color or COLORS[i % len(COLORS)], _n(offset + 14), one.label))
+        offset += 14 + 6.5 * len(str(one.label)) + 16  # about 6.5 units a character at 12px
+    legend = format_html_join(
+        "",
+        '<rect x="{}" y="6" width="10" height="10" fill="{}"/><text x="{}" y="15" font-size="12">{}</text>',
+        legend_items,
+    )
+    axis = format_html(
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#cbd2dc"/>'
+        '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>'
+        '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
+        left,
+        _n(plot_bottom),
+        right,
+        _n(plot_bottom),
+        left - 4,
+        _n(plot_top + 4),
+        number_format(high, 0),
+        left - 4,
+        _n(plot_bottom),
+        number_format(low, 0),
+    )
+    ticks = format_html_join(
+        "",
+        '<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>',
+        ((_n(x(i)), height - 8, labels[i]) for i in sorted({0, count - 1}) if count),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {} {}" role="img" aria-label="{}" class="chart" '
+        'xmlns="http://www.w3.org/2000/svg">{}{}{}{}</svg>',
+        width,
+        height,
+        title,
+        legend,
+        axis,
+        format_html_join("", "{}", ((p,) for p in paths)),
+        ticks,
+    )

@@ -100,3 +100,11 @@ def seed(organization: Organization) -> None:
                     else [],
                 )
             issue += datetime.timedelta(days=rng.randint(20, 45))
+    # Snapshots every two weeks of the past year, computed as of each date from the ledger (exact,
+    # since aging as of a past date ignores later documents), so the dashboard trend has a history.
+    from receivables.jobs import aging_snapshot
+
+    day = start + datetime.timedelta(days=60)
+    while day <= today:
+        aging_snapshot(actor=actor, run_date=day)
+        day += datetime.timedelta(days=14)

@@ -6,10 +6,20 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 
+from finance import tenancy
+
 invoice_created = Signal()  # invoice
 invoice_settled = Signal()  # invoice: outstanding reached zero through allocations or write-offs
 payment_recorded = Signal()  # payment
 
 
 def emit_after_commit(signal: Signal, **kwargs: Any) -> None:
-    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
+    """Send once the transaction commits, inside the tenant that was current when it was queued
+    (the commit may happen after the code that set the tenant has left it)."""
+    organization = tenancy.current_organization()
+
+    def send() -> None:
+        with tenancy.tenant(organization):
+            signal.send(sender=None, **kwargs)
+
+    transaction.on_commit(send)

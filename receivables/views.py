@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -35,7 +36,7 @@ from finance.models import Organization
 from finance.money import currency_codes
 from finance.selectors import members
 from finance.web import ActorRequiredMixin
-from receivables import charts, selectors, services
+from receivables import charts, kpis, selectors, services
 from receivables.forms import (
     AgingFilterForm,
     AllocationTable,
@@ -45,7 +46,7 @@ from receivables.forms import (
     VoidForm,
     WriteOffForm,
 )
-from receivables.models import Invoice, Payment, PaymentMethod, WriteOff
+from receivables.models import Invoice, Payment, PaymentMethod, ReceivablesSnapshot, WriteOff
 
 PAGE_SIZE = 25
 TOP_OVERDUE = 10
@@ -134,6 +135,30 @@ def _apply_errors(form: Any, exc: ValidationError) -> None:
 # --- Dashboard ----------------------------------------------------------------------------------
 
 
+KPI_DAYS = 90
+TREND_POINTS = 24
+
+
+def kpi_trend(organization: Organization) -> SafeString | None:
+    """DSO, ADD and CEI from the nightly snapshots (the last 24), as an SVG line chart."""
+    snapshots = list(ReceivablesSnapshot.objects.order_by("-date")[:TREND_POINTS])[::-1]
+    if len(snapshots) < 2:
+        return None
+
+    def values(key: str) -> list[Decimal | None]:
+        return [Decimal(s.kpis[key]) if s.kpis.get(key) is not None else None for s in snapshots]
+
+    return charts.line_chart(
+        [s.date.isoformat() for s in snapshots],
+        [
+            charts.Series(_("DSO (countback, days)"), values("dso_countback")),
+            charts.Series(_("ADD (days)"), values("add")),
+            charts.Series(_("CEI (%)"), values("cei")),
+        ],
+        title=_("DSO, ADD and CEI over time"),
+    )
+
+
 class DashboardView(ActorRequiredMixin, View):
     """Outstanding and overdue in base currency, the aging chart, the most overdue customers."""
 
@@ -168,7 +193,20 @@ class DashboardView(ActorRequiredMixin, View):
             [charts.Bar(label=labels[key], value=report.totals[key]) for key in report.bucket_keys],
             title=_("Receivables by age (%(currency)s)") % {"currency": report.currency},
         )
+        customer_ids = visible_customer_ids(self.actor)
+        try:
+            figures = kpis.kpis(
+                organization=organization,
+                date_from=today - datetime.timedelta(days=KPI_DAYS - 1),
+                date_to=today,
+                customer_ids=customer_ids,
+            )
+        except selectors.MissingExchangeRates:
+            figures = None
         context.update(
+            kpis=figures,
+            kpi_days=KPI_DAYS,
+            trend=kpi_trend(organization) if customer_ids is None else None,
             report=report,
             outstanding=report.totals["total"],
             overdue=overdue_total,

@@ -203,3 +203,25 @@ def test_another_organizations_endpoints_are_invisible(api, outsider_api):
     hook = _register(api, "https://erp.example.com/kehu", ["invoice.created"])
     assert outsider_api.get(f"/api/v1/webhooks/{hook['id']}/").status_code == 404
     assert outsider_api.delete(f"/api/v1/webhooks/{hook['id']}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_committed_after_the_tenant_block_still_reach_their_organization(api, org, receiver):
+    from django.db import transaction
+
+    from finance.actors import Actor
+    from receivables.services import invoice_create
+
+    _register(api, receiver.url, ["invoice.created"])
+    customer = CustomerFactory(organization=org)
+    with transaction.atomic():
+        with tenancy.tenant(org):
+            invoice_create(
+                actor=Actor.system(org),
+                customer=customer,
+                number="T-1",
+                currency="CNY",
+                issue_date=datetime.date(2026, 1, 1),
+                total="1.00",
+            )
+    assert [json.loads(b)["event"] for _h, b in receiver.requests] == ["invoice.created"]

@@ -672,3 +672,34 @@ def test_invoice_page_makes_a_constant_number_of_queries(client, org, members, c
         with tenancy.tenant(org):
             services.invoice_write_off(actor=Actor.system(org), invoice=invoice, amount="1", reason=f"r{n}")
     assert _queries(client, url) == few
+
+
+def test_dashboard_shows_kpis_and_the_snapshot_trend(client, org, members):
+    import datetime as _dt
+
+    from finance.actors import Actor
+    from receivables import services as _services
+    from receivables.jobs import aging_snapshot
+
+    customer = CustomerFactory(organization=org)
+    actor = Actor.system(org)
+    today = org.local_today()
+    with tenancy.tenant(org):
+        _services.invoice_create(
+            actor=actor,
+            customer=customer,
+            number="K-1",
+            currency="CNY",
+            issue_date=today - _dt.timedelta(days=40),
+            due_date=today - _dt.timedelta(days=10),
+            total="1000.00",
+        )
+        for days_ago in (14, 7, 0):
+            aging_snapshot(actor=actor, run_date=today - _dt.timedelta(days=days_ago))
+    login(client, members["finance_manager"])
+    page = client.get("/receivables/")
+    assert page.status_code == 200
+    assert page.context["kpis"]["dso_simple"] is not None
+    assert b'data-testid="kpi-trend"' in page.content and b"<polyline" in page.content
+    login(client, members["sales_rep"])
+    assert client.get("/receivables/").context["trend"] is None  # org-wide trend is not a rep's
