@@ -1,6 +1,8 @@
-"""Bench only (`bench/import.py --projected`): the two fixes proposed in docs/performance.md for the
-bulk import's remaining hot spots, applied as monkeypatches to measure what they would give.
-Not the shipped code; the owners of these modules decide how to implement them.
+"""Bench only: patches for `bench/import.py --projected` / `--one-by-one`. Not the shipped code.
+
+`projected()`: the two fixes proposed in docs/performance.md for the bulk import's remaining hot
+spots, applied as monkeypatches to measure what they would give; the owners of these modules
+decide how to implement them.
 
 1. receivables/api/serializers.py: resolve every `customer_external_id` of a bulk request with one
    query, not one per item (`CustomerRefMixin.validate`).
@@ -14,7 +16,14 @@ import time
 from typing import Any
 
 
-def apply() -> None:
+def one_by_one() -> None:
+    """The bulk import as before its fast path: every invoice through invoice_create."""
+    from receivables import services
+
+    services._invoices_create_many = lambda actor, items: None
+
+
+def projected() -> None:
     from finance import webhooks
     from finance.tenancy import current_organization
     from receivables.api import serializers as s

@@ -1,9 +1,14 @@
-"""Bench only: the WSGI application with bench/_projected.py's proposed fixes applied."""
+"""Bench only: the WSGI application with bench/_projected.py's patches named in KEHU_BENCH_PATCHES
+(comma-separated: `projected`, the fixes proposed in docs/performance.md; `one_by_one`, the bulk
+import without its fast path, as before it)."""
+
+import os
 
 import _projected
 
 from finance.wsgi import application  # sets Django up
 
-_projected.apply()
+for _name in filter(None, os.environ.get("KEHU_BENCH_PATCHES", "").split(",")):
+    getattr(_projected, _name)()
 
 __all__ = ["application"]

@@ -213,7 +213,7 @@ def count_invoices(url: str) -> int:
         return conn.execute("SELECT count(*) FROM receivables_invoice").fetchone()[0]
 
 
-def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, projected: bool) -> None:
+def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, patches: list[str]) -> None:
     """One bulk request in this process, through Django's test client, under cProfile."""
     import cProfile
     import pstats
@@ -221,10 +221,10 @@ def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, proj
     for name in ("DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "KEHU_VAR_DIR"):
         os.environ[name] = env[name]
     _common.django_setup(url)
-    if projected:
-        import _projected
+    import _projected
 
-        _projected.apply()
+    for name in patches:
+        getattr(_projected, name)()
     from django.test import Client as DjangoClient
 
     client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_HOST="127.0.0.1")
@@ -259,6 +259,11 @@ def main() -> None:
         action="store_true",
         help="with the fixes proposed in docs/performance.md applied as patches (bench/_projected.py)",
     )
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="without the bulk fast path: each invoice through invoice_create, as before it",
+    )
     parser.add_argument("--database", default="kehu_bench_import", help="the bench's own database (dropped!)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--seed", type=int, default=20260501)
@@ -288,11 +293,15 @@ def main() -> None:
     profile_body = invoice_bodies.pop() if args.profile else None
 
     port = free_port()
+    patches = [
+        name for name, wanted in (("projected", args.projected), ("one_by_one", args.one_by_one)) if wanted
+    ]
+    env["KEHU_BENCH_PATCHES"] = ",".join(patches)
     app = ["--pythonpath", str(Path(__file__).resolve().parent), "_projected_wsgi:application"]
     server = subprocess.Popen(
         [
             GUNICORN,
-            *(app if args.projected else ["finance.wsgi:application"]),
+            *(app if patches else ["finance.wsgi:application"]),
             *("-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "300"),
         ],
         cwd=ROOT,
@@ -302,7 +311,7 @@ def main() -> None:
         wait_for_server(port, key, server)
         print(
             f"gunicorn -w {args.workers} on 127.0.0.1:{port} (pid {server.pid});"
-            f" {args.concurrency} client threads{', projected fixes' if args.projected else ''}"
+            f" {args.concurrency} client threads{''.join(', ' + p for p in patches)}"
         )
         wall, _latencies = post_all(
             port,
@@ -339,7 +348,7 @@ def main() -> None:
         "gunicorn_workers": args.workers,
         "client_threads": args.concurrency,
         "conn_max_age": args.conn_max_age,
-        "projected_fixes_applied": args.projected,
+        "patches": patches,
         "seconds": round(wall, 2),
         "invoices_per_s": round(rate),
         "batch_latency_s": {
@@ -361,13 +370,15 @@ def main() -> None:
 
     pg_version = None
     if args.profile and profile_body is not None:
-        profile_one_batch(url, env, key, profile_body, args.projected)
+        profile_one_batch(url, env, key, profile_body, patches)
         pg_version = _common.postgres_version()
         from django.db import connections
 
         connections.close_all()
     figures["machine"] = _common.machine(pg_version or _server_version(url))
-    _common.write_results("import_projected" if args.projected else "import", figures)
+    size = [] if (args.batches, args.batch_size) == (50, 1000) else [f"{args.batches}x{args.batch_size}"]
+    results_key = "_".join(["import", *patches, *size])
+    _common.write_results(results_key, figures)
     if not args.keep:
         _common.drop_database(url)
 
@@ -385,8 +396,7 @@ def main() -> None:
             ]
         )
     )
-    key = "import_projected" if args.projected else "import"
-    print(f"\nWritten to {_common.RESULTS.relative_to(ROOT)} (key '{key}').")
+    print(f"\nWritten to {_common.RESULTS.relative_to(ROOT)} (key '{results_key}').")
 
 
 def _server_version(url: str) -> str:

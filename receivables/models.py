@@ -291,6 +291,8 @@ class Allocation(TenantModel):
                 name="allocation_credit_note_date",
                 condition=Q(credit_note__isnull=False),
             ),
+            # Is anything allocated after a report's date (selectors._settled_after)?
+            models.Index(fields=["organization", "allocated_on"], name="allocation_org_date"),
         ]
 
     def __str__(self) -> str:

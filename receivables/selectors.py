@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -199,9 +200,11 @@ def _money(value: Any) -> Decimal:
 # one statement in which every document's allocations (and write-offs) dated by `as_of` are added
 # up once: for the whole organization as one aggregate joined to the documents (hash or merge
 # join); narrowed to some customers, as a lookup per document through the allocation indexes
-# (LATERAL, PostgreSQL). Subqueries per document repeated in every column and query took 17 s for
-# 1M invoices; see docs/performance.md (bench/aging.py). The documents, allocations and rates
-# come from ORM querysets, so the tenant filter and the customer scope are the usual ones.
+# (LATERAL, PostgreSQL); for a report that nothing is allocated or written off after (today's),
+# from the documents' running totals, which equal those sums (`_settled_after`). Subqueries per
+# document repeated in every column and query took 17 s for 1M invoices; see docs/performance.md
+# (bench/aging.py). The documents, allocations and rates come from ORM querysets, so the tenant
+# filter and the customer scope are the usual ones.
 
 
 def _compiled(queryset: QuerySet) -> tuple[str, list[Any]]:
@@ -239,14 +242,41 @@ def _cents(expression: str, connection: Any) -> str:
     return expression if connection.vendor == "postgresql" else f"ROUND({expression}, 2)"
 
 
-def _fetch(db: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+def _fetch(db: str, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+    """The rows one at a time: tens of thousands of rows kept at once in a list make Python's
+    garbage collector walk them again and again while the report is built."""
     with connections[db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        yield from cursor
 
 
 def _day(value: Any) -> datetime.date:
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
+
+
+INVOICE_COLUMNS = (
+    "id",
+    "customer_id",
+    "currency",
+    "issue_date",
+    "due_date",
+    "total",
+    "allocated_total",
+    "written_off_total",
+)
+
+
+def _settled_after(as_of: datetime.date) -> bool:
+    """Whether an allocation or an approved write-off is dated after `as_of`.
+
+    If not (a report for today, the usual case), each document's running totals, which the
+    allocation and write-off services keep in step with its allocations and approved write-offs
+    under row locks, are exactly the sums as of `as_of`, and the report reads them instead of
+    adding up every allocation. A back-dated report adds up the allocations dated by then."""
+    return (
+        Allocation.objects.filter(allocated_on__gt=as_of).exists()
+        or WriteOff.objects.filter(status=WriteOff.Status.APPROVED, written_off_on__gt=as_of).exists()
+    )
 
 
 def _open_invoice_sums(
@@ -257,31 +287,35 @@ def _open_invoice_sums(
     basis: str,
     buckets: list[tuple[str, int | None, int | None]],
     per_document: bool,
-) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+    from_totals: bool,
+) -> tuple[dict[int, dict[str, Decimal]], dict[int, Decimal], dict[str, dict[str, Any]]]:
     """Of the invoices (existing on `as_of`) with an amount outstanding on `as_of`, each converted
-    at its issue date's rate and rounded to cents: per customer the total and each bucket's sum
-    ({"total", "buckets": {key: amount}}); per currency the outstanding and converted sums and
-    the earliest issue date without a rate ({"outstanding", "base", "missing_since"})."""
+    at its issue date's rate and rounded to cents: per customer each bucket's sum ({key: amount})
+    and the total; per currency the outstanding and converted sums and the earliest issue date
+    without a rate ({"outstanding", "base", "missing_since"})."""
     connection = connections[invoices.db]
     postgres = connection.vendor == "postgresql"
     per_document = per_document and postgres
     try:
-        documents_sql, documents_params = _compiled(
-            invoices.order_by().values("id", "customer_id", "currency", "issue_date", "due_date", "total")
-        )
+        documents_sql, documents_params = _compiled(invoices.order_by().values(*INVOICE_COLUMNS))
     except EmptyResultSet:  # customer_ids=[]: a sales rep without customers
-        return {}, {}
+        return {}, {}, {}
     rate_sql, rate_params = _base_rate_sql(base_currency, "issue_date")
-    paid_sql, paid_params = _settled_join(
-        "paid", Allocation.objects.filter(allocated_on__lte=as_of), "invoice", per_document=per_document
-    )
-    written_off_sql, written_off_params = _settled_join(
-        "written_off",
-        WriteOff.objects.filter(status=WriteOff.Status.APPROVED, written_off_on__lte=as_of),
-        "invoice",
-        per_document=per_document,
-    )
-    outstanding = _cents("d.total - COALESCE(paid.s, 0) - COALESCE(written_off.s, 0)", connection)
+    if from_totals:
+        settled_sql, settled_params = "", []
+        outstanding = _cents("d.total - d.allocated_total - d.written_off_total", connection)
+    else:
+        paid_sql, paid_params = _settled_join(
+            "paid", Allocation.objects.filter(allocated_on__lte=as_of), "invoice", per_document=per_document
+        )
+        written_off_sql, written_off_params = _settled_join(
+            "written_off",
+            WriteOff.objects.filter(status=WriteOff.Status.APPROVED, written_off_on__lte=as_of),
+            "invoice",
+            per_document=per_document,
+        )
+        settled_sql, settled_params = f"{paid_sql} {written_off_sql}", [*paid_params, *written_off_params]
+        outstanding = _cents("d.total - COALESCE(paid.s, 0) - COALESCE(written_off.s, 0)", connection)
     column = "due_date" if basis == "due_date" else "issue_date"
     bucket_sums, bucket_params = [], []
     for _key, low, high in buckets:
@@ -294,11 +328,11 @@ def _open_invoice_sums(
             bucket_params.append(connection.ops.adapt_datefield_value(as_of - datetime.timedelta(days=low)))
         bucket_sums.append(f"SUM(CASE WHEN {' AND '.join(condition)} THEN base END)")
     sql = f"""
-        WITH d (id, customer_id, currency, issue_date, due_date, total) AS ({documents_sql}),
+        WITH d ({", ".join(INVOICE_COLUMNS)}) AS ({documents_sql}),
         open_invoices AS {"MATERIALIZED" if postgres else ""} (
             SELECT d.customer_id, d.currency, d.issue_date, d.due_date,
                    {outstanding} AS outstanding, {rate_sql} AS rate
-            FROM d {paid_sql} {written_off_sql}
+            FROM d {settled_sql}
             WHERE {outstanding} > 0
         )
         SELECT customer_id, currency, SUM(outstanding), SUM(base),
@@ -306,21 +340,23 @@ def _open_invoice_sums(
         FROM (SELECT o.*, ROUND(o.outstanding * o.rate, 2) AS base FROM open_invoices o) AS converted
         GROUP BY customer_id, currency
     """
-    params = [*documents_params, *rate_params, *paid_params, *written_off_params, *bucket_params]
+    params = [*documents_params, *rate_params, *settled_params, *bucket_params]
     keys = [key for key, _low, _high in buckets]
-    per_customer: dict[int, dict[str, Any]] = {}
+    per_customer: dict[int, dict[str, Decimal]] = {}
+    totals: dict[int, Decimal] = {}
     outstanding_sums: dict[str, list[Any]] = defaultdict(list)
     base_sums: dict[str, list[Any]] = defaultdict(list)
     missing: dict[str, datetime.date] = {}
     for customer_id, code, outstanding_sum, base, missing_since, *sums in _fetch(invoices.db, sql, params):
         amounts = dict(zip(keys, map(_money, sums), strict=True))
-        customer = per_customer.get(customer_id)
-        if customer is None:
-            per_customer[customer_id] = {"total": _money(base), "buckets": amounts}
+        known = per_customer.get(customer_id)
+        if known is None:
+            per_customer[customer_id] = amounts
+            totals[customer_id] = _money(base)
         else:  # invoices in a second currency
-            customer["total"] += _money(base)
             for key, amount in amounts.items():
-                customer["buckets"][key] += amount
+                known[key] += amount
+            totals[customer_id] += _money(base)
         outstanding_sums[code].append(outstanding_sum)
         if base is not None:
             base_sums[code].append(base)
@@ -331,10 +367,10 @@ def _open_invoice_sums(
         code: {"outstanding": sum(sums), "base": sum(base_sums[code]), "missing_since": missing.get(code)}
         for code, sums in outstanding_sums.items()
     }
-    return per_customer, per_currency
+    return per_customer, totals, per_currency
 
 
-@dataclass
+@dataclass(slots=True)  # one object per customer, not two (tens of thousands of rows)
 class AgingRow:
     customer_id: int
     external_id: str | None
@@ -402,25 +438,29 @@ def aging_report(
     invoices = _invoices_existing_on(as_of).filter(customer_scope)
     if currency:
         invoices = invoices.filter(currency=currency)
-    per_customer, per_currency = _open_invoice_sums(
+    from_totals = not _settled_after(as_of)
+    per_customer, customer_totals, per_currency = _open_invoice_sums(
         invoices,
         as_of=as_of,
         base_currency=base,
         basis=basis,
         buckets=buckets,
         per_document=bool(customer_scope),
+        from_totals=from_totals,
     )
     missing = [(c, v["missing_since"]) for c, v in per_currency.items() if v["missing_since"] is not None]
     try:
-        unapplied = _unapplied_by_customer(organization, as_of, currency, customer_scope)
+        unapplied = _unapplied_by_customer(
+            organization, as_of, currency, customer_scope, from_totals=from_totals
+        )
     except MissingExchangeRates as exc:  # list every missing rate at once, not the first kind found
         missing += exc.missing
     if missing:
         raise MissingExchangeRates(missing)
     amounts = {
-        customer_id: row
-        for customer_id, row in per_customer.items()
-        if min_balance is None or _money(row["total"]) >= min_balance
+        customer_id: customer_buckets
+        for customer_id, customer_buckets in per_customer.items()
+        if min_balance is None or customer_totals[customer_id] >= min_balance
     }
 
     customer_ids_shown = set(amounts) | (
@@ -443,8 +483,7 @@ def aging_report(
     ):
         if customer_id not in customer_ids_shown:
             continue
-        amount_row = amounts.get(customer_id)
-        row_buckets = amount_row["buckets"] if amount_row else dict.fromkeys(bucket_keys, ZERO_CENTS)
+        row_buckets = amounts.get(customer_id) or dict.fromkeys(bucket_keys, ZERO_CENTS)
         row = AgingRow(
             customer_id=customer_id,
             external_id=external_id,
@@ -492,11 +531,19 @@ def _raise_for_missing_rates(documents: QuerySet, date_field: str = "issue_date"
 
 
 def _unapplied_by_customer(
-    organization: Organization, as_of: datetime.date, currency: str, customer_scope: Q | None = None
+    organization: Organization,
+    as_of: datetime.date,
+    currency: str,
+    customer_scope: Q | None = None,
+    *,
+    from_totals: bool | None = None,
 ) -> dict[int, Decimal]:
     """Cash received and credit issued by `as_of` that no allocation dated by then has used, in
-    base currency (rate at the document's date). Raises MissingExchangeRates listing both kinds."""
+    base currency (rate at the document's date). Raises MissingExchangeRates listing both kinds.
+    `from_totals`: see `_settled_after` (worked out when not given)."""
     base = organization.base_currency
+    if from_totals is None:
+        from_totals = not _settled_after(as_of)
     per_document = bool(customer_scope)
     kinds, parts, documents_params, parts_params = [], [], [], []
     db = "default"
@@ -514,20 +561,26 @@ def _unapplied_by_customer(
         db = documents.db
         try:
             sql, params = _compiled(
-                documents.order_by().values("id", "customer_id", "currency", date_field, amount_field)
+                documents.order_by().values(
+                    "id", "customer_id", "currency", date_field, amount_field, "allocated_total"
+                )
             )
         except EmptyResultSet:  # customer_ids=[]
             continue
-        kinds.append(f"{name} (id, customer_id, currency, day, amount) AS ({sql})")
+        kinds.append(f"{name} (id, customer_id, currency, day, amount, allocated_total) AS ({sql})")
         documents_params += params
         rate_sql, rate_params = _base_rate_sql(base, "day")
-        used_sql, used_params = _settled_join(
-            "used",
-            Allocation.objects.filter(allocated_on__lte=as_of, **{f"{link}__isnull": False}),
-            link,
-            per_document=per_document and connections[db].vendor == "postgresql",
-        )
-        left = _cents("d.amount - COALESCE(used.s, 0)", connections[db])
+        if from_totals:
+            used_sql, used_params = "", []
+            left = _cents("d.amount - d.allocated_total", connections[db])
+        else:
+            used_sql, used_params = _settled_join(
+                "used",
+                Allocation.objects.filter(allocated_on__lte=as_of, **{f"{link}__isnull": False}),
+                link,
+                per_document=per_document and connections[db].vendor == "postgresql",
+            )
+            left = _cents("d.amount - COALESCE(used.s, 0)", connections[db])
         parts.append(
             f"SELECT d.customer_id, d.currency, d.day, {left} AS left_amount, {rate_sql} AS rate"
             f" FROM {name} AS d {used_sql} WHERE {left} > 0"

@@ -883,3 +883,13 @@ def test_the_report_always_reconciles_with_the_invoices(db, data):
                 ledger.pay(customer, "1000000.00", later, currency)
         assert _report_as_dict(aging_report(organization=org, as_of=as_of)) == before
         assert all(row.total == 0 for row in aging_report(organization=org, as_of=later + _days(200)).rows)
+
+
+def test_a_sales_rep_without_customers_gets_an_empty_report(client, org, members):
+    from tests.conftest import login
+
+    login(client, members["sales_rep"])
+    response = client.get("/api/v1/reports/aging/", {"as_of": "2026-06-30"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["customers"] == [] and body["totals"]["total"] == "0.00"

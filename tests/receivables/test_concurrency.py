@@ -89,7 +89,8 @@ def test_fifty_concurrent_payments_allocate_one_invoice_exactly_once(org):
     assert invoice.outstanding == 0 and invoice.status == "paid"
     # The row locks decide, not the CHECK constraints (the last wall): every explicit payment but
     # a possible winner was refused whole with a clear message, every auto one was recorded.
-    assert [type(exc) for exc in refused] == [ValidationError] * len(refused)
+    # Every loser is refused by validation (per-allocation errors), never by a database error.
+    assert all(isinstance(exc, ValidationError) for exc in refused), refused
     assert len(refused) + len(payments) == THREADS
     assert len(refused) in (THREADS // 2 - 1, THREADS // 2)
     assert all(payment.allocated_total == per_payment.get(payment.pk, 0) for payment in payments)
