@@ -7,6 +7,7 @@ endpoint's secret; receivers recompute it and reject old timestamps.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import json
@@ -14,6 +15,8 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,8 +30,36 @@ from django.utils.translation import gettext as _
 from finance import audit
 from finance.actors import Actor
 from finance.models import WebhookDelivery, WebhookEndpoint
+from finance.tenancy import current_organization
 
 EVENTS = {"invoice.created", "invoice.paid", "invoice.overdue", "payment.recorded"}
+_endpoints_memo: contextvars.ContextVar[dict[int, list[WebhookEndpoint]] | None] = contextvars.ContextVar(
+    "kehu_webhook_endpoints", default=None
+)
+
+
+@contextmanager
+def endpoints_memoized() -> Iterator[None]:
+    """Within the block (a bulk request emitting thousands of events), read each organization's
+    endpoints once instead of once per event."""
+    token = _endpoints_memo.set({})
+    try:
+        yield
+    finally:
+        _endpoints_memo.reset(token)
+
+
+def _active_endpoints() -> list[WebhookEndpoint]:
+    memo = _endpoints_memo.get()
+    organization_id = current_organization().pk
+    if memo is not None and organization_id in memo:
+        return memo[organization_id]
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+    if memo is not None:
+        memo[organization_id] = endpoints
+    return endpoints
+
+
 TIMEOUT_SECONDS = 10
 MAX_ATTEMPTS = 8
 
@@ -62,6 +93,9 @@ def endpoint_create(*, actor: Actor, url: str, events: list[str]) -> WebhookEndp
     )
     endpoint.full_clean(exclude=["organization", "secret"])
     endpoint.save()
+    memo = _endpoints_memo.get()
+    if memo is not None:
+        memo.clear()
     audit.record(actor=actor, action="webhook.created", instance=endpoint, changes={"url": [None, url]})
     return endpoint
 
@@ -83,7 +117,7 @@ def emit(*, event: str, event_id: str, payload: dict[str, Any]) -> int:
 
     queued = 0
     body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    for endpoint in WebhookEndpoint.objects.filter(is_active=True):
+    for endpoint in _active_endpoints():
         if event not in endpoint.events:
             continue
         try:

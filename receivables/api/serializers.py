@@ -28,6 +28,20 @@ def _invoices(actor: Any) -> Any:
     return Invoice.objects.filter(customer__in=crm_selectors.customers_visible_to(actor))
 
 
+def customers_by_external_id(actor: Any, items: Any) -> dict[str, Any]:
+    """The visible customers a bulk request names by external id, in one query (a bulk request's
+    items then resolve `customer_external_id` from this map instead of one query each)."""
+    if not isinstance(items, list):
+        return {}
+    wanted = {
+        item["customer_external_id"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("customer_external_id"), str)
+    }
+    wanted = {w for w in wanted if 0 < len(w) <= 100 and "\x00" not in w}
+    return {c.external_id: c for c in _customers(actor).filter(external_id__in=wanted)} if wanted else {}
+
+
 class CustomerRefMixin(serializers.Serializer):
     """`customer` (id) or `customer_external_id`: exactly one, resolved inside the tenant."""
 
@@ -42,7 +56,11 @@ class CustomerRefMixin(serializers.Serializer):
                 raise serializers.ValidationError(
                     {"customer": [_("Give customer or customer_external_id, not both.")]}
                 )
-            customer = _customers(context_actor(self.context)).filter(external_id=external).first()
+            known = self.context.get("customers_by_external_id")
+            if known is not None:
+                customer = known.get(external)
+            else:
+                customer = _customers(context_actor(self.context)).filter(external_id=external).first()
             if customer is None:
                 raise serializers.ValidationError(
                     {"customer_external_id": [_("No customer with this external id.")]}

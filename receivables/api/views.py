@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import DateField, IntegerField, Serializer
 
 from crm import selectors as crm_selectors
+from finance import webhooks
 from finance.api.base import KehuViewSet
 from finance.api.filters import IdFilter
 from receivables import kpis, selectors, services
@@ -55,11 +56,15 @@ class _DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuVie
     create_permission: str
 
     def _bulk(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        context = self.get_serializer_context()
+        items = request.data.get("items") if isinstance(request.data, dict) else None
+        context["customers_by_external_id"] = s.customers_by_external_id(self.actor, items)
+        serializer = self.get_serializer_class()(data=request.data, context=context)
         serializer.is_valid(raise_exception=True)
-        results = services.documents_bulk_upsert(
-            actor=self.actor, kind=self.kind, items=serializer.validated_data["items"]
-        )
+        with webhooks.endpoints_memoized():
+            results = services.documents_bulk_upsert(
+                actor=self.actor, kind=self.kind, items=serializer.validated_data["items"]
+            )
         return Response({"results": [r.__dict__ for r in results]})
 
 
