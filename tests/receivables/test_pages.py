@@ -703,3 +703,22 @@ def test_dashboard_shows_kpis_and_the_snapshot_trend(client, org, members):
     assert b'data-testid="kpi-trend"' in page.content and b"<polyline" in page.content
     login(client, members["sales_rep"])
     assert client.get("/receivables/").context["trend"] is None  # org-wide trend is not a rep's
+
+
+def test_aging_exports_a_pdf(client, org, members):
+    customer = CustomerFactory(organization=org, name="华东机电")
+    with tenancy.tenant(org):
+        from receivables import services as _services
+
+        _services.invoice_create(
+            actor=Actor.system(org),
+            customer=customer,
+            number="P-1",
+            currency="CNY",
+            issue_date=datetime.date(2026, 1, 1),
+            total="123.45",
+        )
+    login(client, members["finance_manager"])
+    response = client.get("/receivables/aging/", {"as_of": "2026-06-30", "format": "pdf"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
