@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from receivables import views
+from receivables import allocation_views, views
 
 app_name = "receivables"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("payments/", views.PaymentListView.as_view(), name="payments"),
     path("payments/new/", views.PaymentCreateView.as_view(), name="payment-create"),
     path("payments/new/allocations/", views.PaymentAllocationsView.as_view(), name="payment-allocations"),
+    path("customers/<id:pk>/apply/", allocation_views.ApplyCreditView.as_view(), name="apply-credit"),
 ]
