@@ -553,7 +553,7 @@ def test_the_api_defaults_to_today_in_the_organizations_timezone_and_the_due_dat
         {"as_of": "2026-02-30"},
         {"as_of": "yesterday"},
         {"basis": "payment_date"},
-        {"currency": "XXX1"},
+        {"currency": "ZZZ9"},
         {"min_balance": "lots"},
         {"owner": "-1"},
         {"owner": "99999999999999999999999"},
