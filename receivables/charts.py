@@ -32,7 +32,7 @@ class Bar:
     color: str = ""
 
 
-def _n(number: float) -> str:
+def _n(number: float | Decimal) -> str:
     return f"{number:.1f}"
 
 
@@ -61,7 +61,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = WIDTH, height: in
     parts = []
     for index, bar in enumerate(bars):
         value = max(bar.value, Decimal(0))
-        bar_height = float(value / peak) * plot_height if peak > 0 else 0.0
+        bar_height = value / peak * plot_height if peak > 0 else Decimal(0)
         if value > 0:
             bar_height = max(bar_height, 2.0)  # a tiny amount stays visible
         x = SIDE + index * slot + (slot - bar_width) / 2
@@ -132,8 +132,8 @@ def line_chart(
     def x(i: int) -> float:
         return left + (right - left) * (i / (count - 1) if count > 1 else 0.5)
 
-    def y(value: Decimal) -> float:
-        return plot_bottom - float((value - low) / span) * (plot_bottom - plot_top)
+    def y(value: Decimal) -> Decimal:
+        return plot_bottom - (value - low) / span * (plot_bottom - plot_top)
 
     paths = []
     for index, one in enumerate(series):
@@ -156,7 +156,7 @@ def line_chart(
             elif len(points) == 1:
                 cx, cy = points[0].split(",")
                 paths.append(format_html('<circle cx="{}" cy="{}" r="3" fill="{}"/>', cx, cy, color))
-    legend_items, offset = [], float(SIDE)
+    legend_items, offset = [], SIDE + 0.0  # pixel positions, not money
     for i, one in enumerate(series):
         legend_items.append((_n(offset), one.color or COLORS[i % len(COLORS)], _n(offset + 14), one.label))
         offset += 14 + 6.5 * len(str(one.label)) + 16  # about 6.5 units a character at 12px

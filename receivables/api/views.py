@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -55,6 +56,18 @@ class _DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuVie
     kind: str
     create_permission: str
 
+    # Each subclass names the service that creates one document of its kind.
+    create_document: Callable[[dict[str, Any]], Any]
+
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document = self.create_document(dict(serializer.validated_data))
+        return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
+
+    def get_serializer_class(self) -> type[Serializer]:
+        return s.bulk_serializer(self.serializer_class) if self.action == "bulk" else self.serializer_class
+
     def _bulk(self, request: Request) -> Response:
         context = self.get_serializer_context()
         items = request.data.get("items") if isinstance(request.data, dict) else None
@@ -103,14 +116,10 @@ class InvoiceViewSet(_DocumentViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
-    def create(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+    def create_document(self, data: dict[str, Any]) -> Invoice:
         if data.get("lines"):
             data["lines"] = [services.LineInput(**line) for line in data["lines"]]
-        invoice = services.invoice_create(actor=self.actor, **data)
-        return Response(self.get_serializer(invoice).data, status=status.HTTP_201_CREATED)
+        return services.invoice_create(actor=self.actor, **data)
 
     @extend_schema(request=s.bulk_serializer(s.InvoiceSerializer), responses={200: dict})
     @action(detail=False, methods=["post"])
@@ -136,9 +145,6 @@ class InvoiceViewSet(_DocumentViewSet):
         )
         return Response(self.get_serializer(invoice).data)
 
-    def get_serializer_class(self) -> type[Serializer]:
-        return s.bulk_serializer(s.InvoiceSerializer) if self.action == "bulk" else s.InvoiceSerializer
-
 
 class CreditNoteViewSet(_DocumentViewSet):
     queryset = CreditNote.unscoped.none()
@@ -159,19 +165,13 @@ class CreditNoteViewSet(_DocumentViewSet):
             Prefetch("allocations", queryset=Allocation.objects.order_by("id"))
         )
 
-    def create(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        note = services.credit_note_create(actor=self.actor, **serializer.validated_data)
-        return Response(self.get_serializer(note).data, status=status.HTTP_201_CREATED)
+    def create_document(self, data: dict[str, Any]) -> CreditNote:
+        return services.credit_note_create(actor=self.actor, **data)
 
     @extend_schema(request=s.bulk_serializer(s.CreditNoteSerializer), responses={200: dict})
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
         return self._bulk(request)
-
-    def get_serializer_class(self) -> type[Serializer]:
-        return s.bulk_serializer(s.CreditNoteSerializer) if self.action == "bulk" else s.CreditNoteSerializer
 
 
 class PaymentViewSet(_DocumentViewSet):
@@ -196,19 +196,13 @@ class PaymentViewSet(_DocumentViewSet):
             Prefetch("allocations", queryset=Allocation.objects.order_by("id"))
         )
 
-    def create(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        payment = services.payment_record(actor=self.actor, **serializer.validated_data)
-        return Response(self.get_serializer(payment).data, status=status.HTTP_201_CREATED)
+    def create_document(self, data: dict[str, Any]) -> Payment:
+        return services.payment_record(actor=self.actor, **data)
 
     @extend_schema(request=s.bulk_serializer(s.PaymentSerializer), responses={200: dict})
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
         return self._bulk(request)
-
-    def get_serializer_class(self) -> type[Serializer]:
-        return s.bulk_serializer(s.PaymentSerializer) if self.action == "bulk" else s.PaymentSerializer
 
 
 class AllocationFilter(django_filters.FilterSet):
