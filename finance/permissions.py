@@ -21,6 +21,7 @@ VIEW_ACTIONS = frozenset(
         "interaction.view",
         "followup.view",
         "receivables.view",
+        "collections.view",
     }
 )
 ACTIONS = VIEW_ACTIONS | {
@@ -43,7 +44,16 @@ ACTIONS = VIEW_ACTIONS | {
     "writeoff.approve",
     "exchange_rate.change",
     "webhook.manage",
+    "dunning_policy.change",
+    "promise.record",
+    "dispute.open",
+    "dispute.resolve",
+    "collections.assign",
+    "collections.work",
 }
+
+# Collecting: recording promises, disputes and their outcome, working the worklist.
+_COLLECTION_WORK = {"promise.record", "dispute.open", "dispute.resolve", "collections.work"}
 
 # Posting documents and cash: the finance roles and write integrations.
 _LEDGER_WRITES = {
@@ -69,14 +79,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "finance_manager": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
-    | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve"},
-    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES,
-    "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES,
+    | _COLLECTION_WORK
+    | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve", "collections.assign"},
+    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES | _COLLECTION_WORK,
+    # A rep hears the complaint first: they may open a dispute on their own customers' invoices.
+    "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"},
     "auditor": VIEW_ACTIONS | {"audit.view"},
     "api_read": VIEW_ACTIONS,
     "api_write": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
+    | {"promise.record", "dispute.open", "dispute.resolve"}
     | {"customer.archive", "customer.assign_owner", "webhook.manage"},
 }
 

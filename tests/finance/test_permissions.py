@@ -35,6 +35,13 @@ EXPECTED = {
     "writeoff.approve":       "Y     Y    Y   -     -    -       -        -",
     "exchange_rate.change":   "Y     Y    Y   Y     -    -       -        Y",
     "webhook.manage":         "Y     Y    -   -     -    -       -        Y",
+    "collections.view":       "Y     Y    Y   Y     Y    Y       Y        Y",
+    "dunning_policy.change":  "Y     Y    -   -     -    -       -        -",
+    "promise.record":         "Y     Y    Y   Y     -    -       -        Y",
+    "dispute.open":           "Y     Y    Y   Y     Y    -       -        Y",
+    "dispute.resolve":        "Y     Y    Y   Y     -    -       -        Y",
+    "collections.assign":     "Y     Y    Y   -     -    -       -        -",
+    "collections.work":       "Y     Y    Y   Y     -    -       -        -",
 }
 # fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
