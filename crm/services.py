@@ -436,6 +436,47 @@ def interaction_log(
     return interaction
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    customer_id: int
+    kind: str
+    summary: str
+
+
+def interactions_log_many(*, actor: Actor, entries: list[TimelineEntry]) -> list[Interaction]:
+    """Log many system interactions at once (a dunning run's reminders on each customer's
+    timeline): one insert for the interactions and one for their audit events, inside the
+    caller's transaction. Entries are written as given; callers pass only customers they act on."""
+    actor.require("interaction.log")
+    now = timezone.now()
+    interactions = Interaction.objects.bulk_create(
+        [
+            Interaction(
+                organization=actor.organization,
+                customer_id=entry.customer_id,
+                kind=entry.kind,
+                summary=entry.summary[:500],
+                occurred_at=now,
+                user=actor.user,
+            )
+            for entry in entries
+        ]
+    )
+    AuditEvent.objects.bulk_create(
+        [
+            audit.build(
+                actor=actor,
+                action="interaction.logged",
+                instance=interaction,
+                changes={"kind": [None, interaction.kind], "summary": [None, interaction.summary]},
+                customer_id=interaction.customer_id,
+            )
+            for interaction in interactions
+        ]
+    )
+    return interactions
+
+
 @transaction.atomic
 def follow_up_create(
     *,

@@ -11,6 +11,7 @@ from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEndpointViewSet
 from finance.converters import IdConverter
 from receivables import import_views, statement_views
+from receivables.api import collection_views as cv
 from receivables.api import views as rv
 
 register_converter(IdConverter, "id")
@@ -31,6 +32,8 @@ router.register("allocations", rv.AllocationViewSet, basename="allocation")
 router.register("exchange-rates", rv.ExchangeRateViewSet, basename="exchange-rate")
 router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
 router.register("reports/kpis", rv.KpiReportViewSet, basename="report-kpis")
+router.register("promises", cv.PromiseViewSet, basename="promise")
+router.register("disputes", cv.DisputeViewSet, basename="dispute")
 
 urlpatterns = [
     path(
@@ -66,6 +69,7 @@ urlpatterns = [
     path("audit/", views.AuditLogView.as_view(), name="audit-log"),
     path("modules/<slug:module>/", views.ModulePlaceholderView.as_view(), name="module"),
     path("customers/<id:pk>/statement/", statement_views.StatementView.as_view(), name="customer-statement"),
+    path("statements/<str:token>/", statement_views.statement_by_link, name="statement-link"),
     path("imports/", import_views.ImportUploadView.as_view(), name="imports"),
     path("imports/<id:pk>/", import_views.ImportDetailView.as_view(), name="import-detail"),
     path("imports/<id:pk>/progress/", import_views.ImportProgressView.as_view(), name="import-progress"),

@@ -10,7 +10,7 @@ class ReceivablesConfig(AppConfig):
         from crm.registry import registry
         from finance.jobs import Job, register_job
         from finance.seeding import Seeder, register_seeder
-        from receivables import jobs, panels, seed, selectors, statements, webhooks
+        from receivables import dunning, jobs, panels, seed, selectors, statements, webhooks
 
         registry.add_financial_history_check(selectors.customer_has_documents)
         panels.register()
@@ -32,11 +32,37 @@ class ReceivablesConfig(AppConfig):
             )
         )
         register_seeder(Seeder(order=20, name="receivables", seed=seed.seed))
+        register_seeder(Seeder(order=25, name="collections", seed=seed.seed_collections))
+        register_job(
+            Job(
+                name="dunning",
+                run=dunning.dunning_run,
+                local_hour=7,
+                description="Send the day's dunning reminders, once per invoice and level; retry failed ones.",
+            )
+        )
         register_job(
             Job(
                 name="statements",
                 run=statements.send_monthly_statements,
                 local_hour=6,
                 description="On the 1st, email last month's statement to customers who opted in.",
+            )
+        )
+        self._ready_promises_and_disputes()
+
+    def _ready_promises_and_disputes(self) -> None:
+        from finance import webhooks as finance_webhooks
+        from finance.jobs import Job, register_job
+        from receivables import promises
+
+        finance_webhooks.register_events("promise.broken", "dispute.opened", "dispute.resolved")
+        register_job(
+            Job(
+                name="promises",
+                run=promises.promises_check,
+                # Before dunning (7 o'clock), so it sees broken promises already resolved.
+                local_hour=5,
+                description="Mark open promises to pay kept or broken; alert the collector of broken ones.",
             )
         )

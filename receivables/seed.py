@@ -108,3 +108,18 @@ def seed(organization: Organization) -> None:
     while day <= today:
         aging_snapshot(actor=actor, run_date=day)
         day += datetime.timedelta(days=14)
+
+
+def seed_collections(organization: Organization) -> None:
+    """The recommended dunning policy as the demo's default, and collectors for the customers."""
+    from finance.models import Membership
+    from receivables import dunning_policies
+    from receivables.models import CollectionProfile
+
+    actor = Actor.system(organization)
+    dunning_policies.policy_create_recommended(actor=actor)
+    clerk = Membership.objects.filter(role="ar_clerk").select_related("user").first()
+    if clerk is None:
+        return
+    for customer in Customer.objects.order_by("pk")[::2]:
+        CollectionProfile.objects.create(organization=organization, customer=customer, collector=clerk.user)

@@ -23,6 +23,8 @@ def emit_after_commit(signal: Signal, **kwargs: Any) -> None:
             signal.send(sender=None, **kwargs)
 
     transaction.on_commit(send)
+
+
 # customer, level, message: a dunning level with `credit_hold` was reached (credit puts the hold).
 dunning_level_reached = Signal()
 promise_broken = Signal()  # promise

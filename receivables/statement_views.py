@@ -88,3 +88,32 @@ class StatementPdfApiView(KehuAPIView):
         if isinstance(period, dict):
             raise ValidationError(period)
         return _pdf_response(build_statement(customer=customer, date_from=period[0], date_to=period[1]))
+
+
+def statement_by_link(request: HttpRequest, token: str) -> HttpResponse:
+    """`/statements/<token>/`: the statement PDF a reminder links to, for the customer without an
+    account. The signed token names organization and customer; anything else is a 404."""
+    from django.http import Http404
+
+    from crm.models import Customer
+    from finance import tenancy
+    from finance.models import Organization
+    from receivables.statements import statement_link_target
+
+    target = statement_link_target(token)
+    organization = Organization.objects.filter(pk=target[0]).first() if target else None
+    if organization is None or target is None:
+        raise Http404
+    with tenancy.tenant(organization):
+        customer = Customer.objects.filter(pk=target[1]).first()
+        if customer is None:
+            raise Http404
+        today = organization.local_today()
+        statement = build_statement(
+            customer=customer, date_from=today - datetime.timedelta(days=90), date_to=today
+        )
+        response = HttpResponse(render_statement_pdf(statement), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="statement-{today:%Y%m%d}.pdf"'
+    response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "private, no-store"
+    return response

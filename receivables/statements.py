@@ -160,17 +160,59 @@ def previous_month(run_date: datetime.date) -> tuple[datetime.date, datetime.dat
     return end.replace(day=1), end
 
 
+def statement_recipient(customer: Customer) -> str:
+    """The billing contact's email, else the primary contact's, else the customer's ("" if none)."""
+    contact = (
+        customer.contacts.filter(is_billing=True).exclude(email="").first()
+        or customer.contacts.filter(is_primary=True).exclude(email="").first()
+    )
+    return contact.email if contact else customer.email
+
+
+def statement_email(
+    *, actor: Any, customer: Customer, date_from: datetime.date, date_to: datetime.date, email: str = ""
+) -> bool:
+    """Email the statement of a period (PDF attached) to the customer's billing address and log it
+    on the customer's timeline. False, sending nothing, when the customer has no email address;
+    the mail backend's errors propagate (the caller records or reports them)."""
+    from django.core.mail import EmailMessage
+
+    from crm.services import interaction_log
+
+    email = email or statement_recipient(customer)
+    if not email:
+        return False
+    statement = build_statement(customer=customer, date_from=date_from, date_to=date_to)
+    with translation.override(statement.language):
+        subject = _("Statement of account %(start)s – %(end)s, %(organization)s") % {
+            "start": date_from.isoformat(),
+            "end": date_to.isoformat(),
+            "organization": actor.organization.name,
+        }
+        body = _("Please find attached your statement of account. Thank you for your business.")
+    message = EmailMessage(subject, body, to=[email])
+    message.attach(f"statement-{date_from:%Y-%m}.pdf", render_statement_pdf(statement), "application/pdf")
+    message.send()
+    interaction_log(
+        actor=actor,
+        customer=customer,
+        kind="email",
+        summary=_("Statement %(start)s – %(end)s emailed to %(email)s")
+        % {"start": date_from.isoformat(), "end": date_to.isoformat(), "email": email},
+        user=actor.user,
+    )
+    return True
+
+
 def send_monthly_statements(*, actor: Any, run_date: datetime.date) -> dict[str, Any]:
     """On the first day of a month, email last month's statement (PDF attached) to the billing
     contact of every customer who opted in; once per customer and period, logged on the timeline.
 
     Other days it does nothing, so the daily dispatcher can run it without a calendar of its own.
     """
-    from django.core.mail import EmailMessage
     from django.db import IntegrityError, transaction
     from django.utils import timezone
 
-    from crm.services import interaction_log
     from receivables.models import CustomerTerms, StatementSend
 
     if run_date.day != 1:
@@ -179,11 +221,7 @@ def send_monthly_statements(*, actor: Any, run_date: datetime.date) -> dict[str,
     sent = failed = 0
     for terms in CustomerTerms.objects.filter(statement_opt_in=True).select_related("customer"):
         customer = terms.customer
-        contact = (
-            customer.contacts.filter(is_billing=True).exclude(email="").first()
-            or customer.contacts.filter(is_primary=True).exclude(email="").first()
-        )
-        email = contact.email if contact else customer.email
+        email = statement_recipient(customer)
         if not email:
             continue
         try:
@@ -197,18 +235,8 @@ def send_monthly_statements(*, actor: Any, run_date: datetime.date) -> dict[str,
             record = StatementSend.objects.get(customer=customer, period_start=date_from)
         if record.sent_at is not None:
             continue
-        statement = build_statement(customer=customer, date_from=date_from, date_to=date_to)
-        with translation.override(statement.language):
-            subject = _("Statement of account %(start)s – %(end)s, %(organization)s") % {
-                "start": date_from.isoformat(),
-                "end": date_to.isoformat(),
-                "organization": actor.organization.name,
-            }
-            body = _("Please find attached your statement of account. Thank you for your business.")
-        message = EmailMessage(subject, body, to=[email])
-        message.attach(f"statement-{date_from:%Y-%m}.pdf", render_statement_pdf(statement), "application/pdf")
         try:
-            message.send()
+            statement_email(actor=actor, customer=customer, date_from=date_from, date_to=date_to, email=email)
         except Exception as exc:  # SMTP errors of every kind: recorded, retried by the next run
             record.error = repr(exc)[:1000]
             record.save(update_fields=["error"])
@@ -216,15 +244,35 @@ def send_monthly_statements(*, actor: Any, run_date: datetime.date) -> dict[str,
             continue
         record.sent_at, record.error = timezone.now(), ""
         record.save(update_fields=["sent_at", "error"])
-        interaction_log(
-            actor=actor,
-            customer=customer,
-            kind="email",
-            summary=_("Statement %(start)s – %(end)s emailed to %(email)s")
-            % {"start": date_from.isoformat(), "end": date_to.isoformat(), "email": email},
-            user=None,
-        )
         sent += 1
     if failed:
         raise RuntimeError(f"{failed} statements could not be sent; the next run retries them")
     return {"sent": sent, "period": [date_from.isoformat(), date_to.isoformat()]}
+
+
+STATEMENT_LINK_SALT = "kehu.receivables.statement-link"
+STATEMENT_LINK_MAX_AGE = datetime.timedelta(days=60)
+
+
+def statement_link(*, organization_id: int, customer_id: int) -> str:
+    """An absolute link a customer can open without an account: the signed (organization,
+    customer) pair, valid for 60 days, showing the statement of the last 90 days as a PDF."""
+    from django.conf import settings
+    from django.core import signing
+    from django.urls import reverse
+
+    token = signing.dumps([organization_id, customer_id], salt=STATEMENT_LINK_SALT, compress=True)
+    return settings.SITE_URL.rstrip("/") + reverse("statement-link", args=[token])
+
+
+def statement_link_target(token: str) -> tuple[int, int] | None:
+    """The (organization id, customer id) a link names, or None if forged or expired."""
+    from django.core import signing
+
+    try:
+        organization_id, customer_id = signing.loads(
+            token, salt=STATEMENT_LINK_SALT, max_age=STATEMENT_LINK_MAX_AGE
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return int(organization_id), int(customer_id)

@@ -19,3 +19,11 @@ def import_run_task(self: Task, *, organization_id: int, job_id: int, user_id: i
     user = User.objects.filter(pk=user_id).first() if user_id else None
     actor = Actor(organization=organization, role="owner", user=user) if user else Actor.system(organization)
     return imports.import_run(actor=actor, job=job).status
+
+
+@shared_task(base=TenantTask, bind=True, name="receivables.deliver_dunning_message")
+def deliver_dunning_message(self: Task, *, organization_id: int, message_id: int) -> str:
+    """Another attempt at a reminder that failed; the message keeps its own backoff and attempts."""
+    from receivables.dunning import message_deliver
+
+    return message_deliver(actor=Actor.system(current_organization()), message_id=message_id)

@@ -63,6 +63,7 @@ def _on_payment_recorded(sender: Any, payment: Payment, **kwargs: Any) -> None:
 
 
 def connect() -> None:
+    webhooks.register_events("reminder.sent")
     signals.invoice_created.connect(_on_invoice_created, dispatch_uid="receivables_webhook_invoice_created")
     signals.invoice_settled.connect(_on_invoice_settled, dispatch_uid="receivables_webhook_invoice_settled")
     signals.payment_recorded.connect(

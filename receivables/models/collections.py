@@ -165,6 +165,7 @@ class DunningMessage(TenantModel):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         LOGGED = "logged", _("Logged (no provider)")
         FAILED = "failed", _("Failed, will retry")
@@ -181,6 +182,7 @@ class DunningMessage(TenantModel):
     totals = models.JSONField(_("totals"), default=dict)  # currency → "0.00"
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body = models.TextField(_("body"), blank=True)
+    html = models.TextField(blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -196,7 +198,7 @@ class DunningMessage(TenantModel):
             models.Index(
                 fields=["organization", "status"],
                 name="dunning_message_undelivered",
-                condition=Q(status__in=["pending", "failed"]),
+                condition=Q(status__in=["pending", "sending", "failed"]),
             ),
         ]
 
