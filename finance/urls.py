@@ -12,6 +12,7 @@ from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEnd
 from finance.converters import IdConverter
 from receivables import import_views, statement_views
 from receivables.api import collection_views as cv
+from receivables.api import dunning_views
 from receivables.api import views as rv
 
 register_converter(IdConverter, "id")
@@ -30,6 +31,8 @@ router.register("credit-notes", rv.CreditNoteViewSet, basename="credit-note")
 router.register("payments", rv.PaymentViewSet, basename="payment")
 router.register("allocations", rv.AllocationViewSet, basename="allocation")
 router.register("exchange-rates", rv.ExchangeRateViewSet, basename="exchange-rate")
+router.register("dunning-policies", dunning_views.DunningPolicyViewSet, basename="dunning-policy")
+router.register("reminders", dunning_views.ReminderViewSet, basename="reminder")
 router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
 router.register("reports/kpis", rv.KpiReportViewSet, basename="report-kpis")
 router.register("promises", cv.PromiseViewSet, basename="promise")
