@@ -29,7 +29,6 @@ from receivables import signals
 from receivables.models import (
     ZERO,
     CollectionProfile,
-    DunningPolicy,
     Invoice,
     PromiseInvoice,
     PromiseToPay,
@@ -69,12 +68,12 @@ def _open_invoices() -> QuerySet[Invoice]:
 
 
 def promise_grace_days(customer: Customer) -> int:
-    """The grace days after a promised date: from the dunning policy set by hand on the customer's
-    collection profile, else from the organization's default policy, else 2."""
-    profile = CollectionProfile.objects.filter(customer=customer).select_related("policy").first()
-    policy = profile.policy if profile is not None and profile.policy is not None else None
-    if policy is None:
-        policy = DunningPolicy.objects.filter(is_default=True).first()
+    """The grace days after a promised date, from the customer's dunning policy (picked the way the
+    dunning run picks it: by hand, else by rule, else the default), else 2."""
+    from receivables.dunning import active_policies, policy_for
+
+    profile = CollectionProfile.objects.filter(customer=customer).first()
+    policy = policy_for(customer, active_policies(), profile.policy_id if profile else None)
     grace = policy.promise_grace_days if policy is not None else DEFAULT_GRACE_DAYS
     return min(grace, MAX_GRACE_DAYS)
 
