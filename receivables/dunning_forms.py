@@ -82,7 +82,7 @@ class LevelForm(forms.Form):
         max_value=3650,
         help_text=_("Negative: before the due date."),
     )
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.EMAIL)
     minimum_amount = forms.DecimalField(
         label=_("Minimum amount"), min_value=0, decimal_places=2, max_digits=18, initial=0
     )
