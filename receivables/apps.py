@@ -38,7 +38,7 @@ class ReceivablesConfig(AppConfig):
                 name="dunning",
                 run=dunning.dunning_run,
                 local_hour=7,
-                description="Send the day's dunning reminders, once per invoice and level; retry failed ones.",
+                description="Send the day's reminders, once per invoice and level; retry failed ones.",
             )
         )
         register_job(

@@ -74,6 +74,9 @@ def row_permissions(actor: Any) -> dict[str, bool]:
 # --- The worklist ---------------------------------------------------------------------------------
 
 
+WORKLIST_PAGE_SIZE = 50
+
+
 class WorklistView(ActorRequiredMixin, View):
     """`/receivables/collections/`: customers with something overdue, highest value at risk first.
 
@@ -96,16 +99,21 @@ class WorklistView(ActorRequiredMixin, View):
         rows = worklist.worklist(
             actor=actor, today=today, collector=collector, include_snoozed=not hide_snoozed
         )
+        page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
         context: dict[str, Any] = {
             "form": form,
-            "rows": rows,
+            "rows": page.object_list,
+            "page": page,
+            "row_count": len(rows),
             "today": today,
             "base_currency": actor.organization.base_currency,
             "choice": choice,
             "collectors": collectors,
             "total_at_risk": sum((row.value_at_risk for row in rows), worklist.ZERO),
             "snoozed_count": sum(1 for row in rows if row.is_snoozed),
-            "query": request.GET.urlencode(),
+            "query": query.urlencode(),
             **row_permissions(actor),
         }
         if request.htmx and request.htmx.target == "worklist-rows":  # type: ignore[attr-defined]

@@ -31,7 +31,9 @@ urlpatterns = [
         name="dunning-policy-recommended",
     ),
     path(
-        "dunning/template-preview/", dunning_views.TemplatePreviewView.as_view(), name="dunning-template-preview"
+        "dunning/template-preview/",
+        dunning_views.TemplatePreviewView.as_view(),
+        name="dunning-template-preview",
     ),
     path("collections/", collection_views.WorklistView.as_view(), name="worklist"),
     path("collections/assign/", collection_views.AssignView.as_view(), name="worklist-assign"),

@@ -454,3 +454,19 @@ def test_the_worklist_runs_the_same_queries_for_3_or_15_customers(org, members, 
 
     assert (few_rows, many_rows) == (3, 15)
     assert few == many <= 6
+
+
+def test_the_worklist_page_is_paginated(client, org, members):
+    from receivables.collection_views import WORKLIST_PAGE_SIZE
+    from tests.conftest import login
+    from tests.receivables.test_dunning import RUN, invoice
+
+    for n in range(WORKLIST_PAGE_SIZE + 3):
+        customer = CustomerFactory(organization=org, name=f"Late {n:03d}")
+        invoice(org, customer, f"INV-P{n}", RUN - datetime.timedelta(days=10))
+    login(client, members["finance_manager"])
+    first = client.get("/receivables/collections/").content.decode()
+    assert first.count('data-testid="worklist-row"') == WORKLIST_PAGE_SIZE and "page=2" in first
+    assert f"{WORKLIST_PAGE_SIZE + 3} customers" in first
+    second = client.get("/receivables/collections/", {"page": 2}).content.decode()
+    assert second.count('data-testid="worklist-row"') == 3
