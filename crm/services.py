@@ -477,6 +477,50 @@ def interactions_log_many(*, actor: Actor, entries: list[TimelineEntry]) -> list
     return interactions
 
 
+@dataclass(frozen=True)
+class FollowUpEntry:
+    customer_id: int
+    title: str
+    due_date: datetime.date
+    assignee_id: int | None
+
+
+def follow_ups_create_many(*, actor: Actor, entries: list[FollowUpEntry]) -> list[FollowUp]:
+    """Create many system follow-ups at once (a dunning run's collector tasks): one insert for the
+    follow-ups, one for their audit events. An assignee who is not a member is dropped (the task
+    stays unassigned rather than lost)."""
+    actor.require("followup.change")
+    if not entries:
+        return []
+    wanted = {entry.assignee_id for entry in entries if entry.assignee_id}
+    member_ids = set(Membership.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
+    follow_ups = FollowUp.objects.bulk_create(
+        [
+            FollowUp(
+                organization=actor.organization,
+                customer_id=entry.customer_id,
+                assignee_id=entry.assignee_id if entry.assignee_id in member_ids else None,
+                title=entry.title[:300],
+                due_date=entry.due_date,
+            )
+            for entry in entries
+        ]
+    )
+    AuditEvent.objects.bulk_create(
+        [
+            audit.build(
+                actor=actor,
+                action="followup.created",
+                instance=follow_up,
+                changes={"title": [None, follow_up.title], "due_date": [None, str(follow_up.due_date)]},
+                customer_id=follow_up.customer_id,
+            )
+            for follow_up in follow_ups
+        ]
+    )
+    return follow_ups
+
+
 @transaction.atomic
 def follow_up_create(
     *,

@@ -12,9 +12,10 @@ The run plans, records, then delivers:
 2. **Record**: each message and its reminders are written in one transaction. A reminder's key
    (invoice, level) is unique in the database, so a second run, a retry or a concurrent run cannot
    record it twice; the loser's transaction rolls back.
-3. **Deliver**: a message is claimed (pending → sending, a conditional update only one worker wins),
-   sent, and marked. A worker killed after recording leaves a pending message, and one killed while
-   sending leaves a claim that expires: the next run or retry sends it. Send errors are retried
+3. **Deliver** (Celery workers, in batches the run queues): a message is claimed (pending →
+   sending, a conditional update only one worker wins), sent, and marked. A worker killed after
+   recording leaves a pending message, and one killed while sending leaves a claim that expires:
+   the next run or retry sends it. Send errors are retried
    with exponential backoff, then flagged for the collector with a follow-up; a refused recipient
    (bounce) is flagged at once.
 """
@@ -39,7 +40,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, Customer
-from crm.services import TimelineEntry, follow_up_create, interactions_log_many
+from crm.services import FollowUpEntry, TimelineEntry, follow_ups_create_many, interactions_log_many
 from finance import audit, webhooks
 from finance.actors import Actor
 from finance.models import AuditEvent, Organization
@@ -496,8 +497,7 @@ class RunResult:
     run_date: datetime.date
     recorded: int = 0
     skipped_existing: int = 0
-    delivered: int = 0
-    failed: int = 0
+    queued: int = 0
     flagged: int = 0
     late_fees: int = 0
 
@@ -598,47 +598,69 @@ def _record(actor: Actor, chunk: list[PlannedMessage], run_date: datetime.date) 
                 for message, planned in zip(messages, chunk, strict=True)
             ]
         )
-        for message, planned in zip(messages, chunk, strict=True):
-            _level_actions(actor, message, planned, run_date)
+        _level_actions(actor, list(zip(messages, chunk, strict=True)), run_date)
     return messages
 
 
-def _level_actions(
-    actor: Actor, message: DunningMessage, planned: PlannedMessage, run_date: datetime.date
-) -> None:
-    level = planned.level
-    if level.create_task or message.status == DunningMessage.Status.FLAGGED:
-        _collector_task(
-            actor, planned.customer_id, planned.collector_id or planned.owner_id, message, run_date
-        )
-    if level.charge_late_fee:
-        for item in planned.new_invoices:
-            late_fee_charge(actor=actor, policy=planned.policy, level=level, item=item, run_date=run_date)
-    if level.credit_hold:
-        customer = Customer.objects.get(pk=planned.customer_id)
-        signals.emit_after_commit(
-            signals.dunning_level_reached, customer=customer, level=level, message=message
-        )
-
-
-def _collector_task(
-    actor: Actor, customer_id: int, assignee_id: int | None, message: DunningMessage, run_date: datetime.date
-) -> None:
-    from finance.models import User
-
-    customer = Customer.objects.get(pk=customer_id)
-    assignee = User.objects.filter(pk=assignee_id).first() if assignee_id else None
+def _task_title(message: DunningMessage, customer_name: str) -> str:
     if message.status in (DunningMessage.Status.FLAGGED, DunningMessage.Status.BOUNCED):
-        title = _("Reminder “%(level)s” could not be delivered: %(error)s") % {
+        return _("Reminder “%(level)s” could not be delivered: %(error)s") % {
             "level": message.level.name,
             "error": message.last_error[:150],
         }
-    else:
-        title = _("Dunning step “%(level)s”: contact %(customer)s") % {
-            "level": message.level.name,
-            "customer": customer.name,
-        }
-    follow_up_create(actor=actor, customer=customer, title=title[:300], due_date=run_date, assignee=assignee)
+    return _("Dunning step “%(level)s”: contact %(customer)s") % {
+        "level": message.level.name,
+        "customer": customer_name,
+    }
+
+
+def _level_actions(
+    actor: Actor, recorded: list[tuple[DunningMessage, PlannedMessage]], run_date: datetime.date
+) -> None:
+    """The recorded messages' level actions, in bulk: collector tasks (also for a message with no
+    address), late fees, and the credit-hold signal after commit."""
+    follow_ups_create_many(
+        actor=actor,
+        entries=[
+            FollowUpEntry(
+                planned.customer_id,
+                _task_title(message, planned.customer_name),
+                run_date,
+                planned.collector_id or planned.owner_id,
+            )
+            for message, planned in recorded
+            if planned.level.create_task or message.status == DunningMessage.Status.FLAGGED
+        ],
+    )
+    for _message, planned in recorded:
+        if planned.level.charge_late_fee:
+            for item in planned.new_invoices:
+                late_fee_charge(
+                    actor=actor, policy=planned.policy, level=planned.level, item=item, run_date=run_date
+                )
+    holds = [(message, planned) for message, planned in recorded if planned.level.credit_hold]
+    if holds:
+        customers = Customer.objects.in_bulk([planned.customer_id for _message, planned in holds])
+        for message, planned in holds:
+            signals.emit_after_commit(
+                signals.dunning_level_reached,
+                customer=customers[planned.customer_id],
+                level=planned.level,
+                message=message,
+            )
+
+
+def _collector_task(actor: Actor, message: DunningMessage) -> None:
+    """A follow-up for the customer's collector (else its owner) about a message in trouble."""
+    customer = Customer.objects.get(pk=message.customer_id)
+    profile = CollectionProfile.objects.filter(customer_id=message.customer_id).first()
+    assignee_id = (profile.collector_id if profile else None) or customer.owner_id
+    follow_ups_create_many(
+        actor=actor,
+        entries=[
+            FollowUpEntry(customer.pk, _task_title(message, customer.name), message.run_date, assignee_id)
+        ],
+    )
 
 
 def late_fee_amount(policy: DunningPolicy, item: PlannedInvoice) -> Decimal:
@@ -750,10 +772,7 @@ def _flag(
     with transaction.atomic():
         message.status, message.last_error, message.next_attempt_at = status, error, None
         message.save(update_fields=["status", "last_error", "next_attempt_at"])
-        profile = CollectionProfile.objects.filter(customer_id=message.customer_id).first()
-        customer = Customer.objects.get(pk=message.customer_id)
-        assignee_id = (profile.collector_id if profile else None) or customer.owner_id
-        _collector_task(actor, message.customer_id, assignee_id, message, message.run_date)
+        _collector_task(actor, message)
 
 
 def _schedule_retry(actor: Actor, message: DunningMessage) -> None:
@@ -809,13 +828,17 @@ def undelivered_message_ids() -> list[int]:
 # --- The run ----------------------------------------------------------------------------------
 
 
+DELIVERY_BATCH = 100
+
+
 def dunning_run(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
     """The daily run: plan, record each message with its reminders (unique per invoice and level),
-    deliver, then retry what earlier runs left undelivered. Safe to run twice or after a crash."""
+    then queue delivery in batches for the workers, together with whatever earlier runs left
+    undelivered (pending, failed and due again, or claimed by a worker that died). Safe to run
+    twice or after a crash; delivery itself is at most once per message (see `_claim`)."""
     organization = actor.organization
     result = RunResult(run_date)
     plan = dunning_plan(organization=organization, run_date=run_date)
-    recorded_ids: list[int] = []
     with webhooks.endpoints_memoized():
         for start in range(0, len(plan.messages), CHUNK):
             chunk = [
@@ -834,19 +857,32 @@ def dunning_run(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
                         result.skipped_existing += 1
             result.recorded += len(messages)
             result.late_fees += sum(1 for m in messages if m.level.charge_late_fee)
-            recorded_ids.extend(m.pk for m in messages)
-        for message_id in undelivered_message_ids():
-            status = message_deliver(actor=actor, message_id=message_id)
-            if status in (DunningMessage.Status.SENT, DunningMessage.Status.LOGGED):
-                result.delivered += 1
-            elif status == DunningMessage.Status.FAILED:
-                result.failed += 1
-            elif status in (DunningMessage.Status.FLAGGED, DunningMessage.Status.BOUNCED):
-                result.flagged += 1
-    result.flagged += DunningMessage.objects.filter(
-        pk__in=recorded_ids, status=DunningMessage.Status.FLAGGED, attempts=0
-    ).count()
+            result.flagged += sum(1 for m in messages if m.status == DunningMessage.Status.FLAGGED)
+    result.queued = messages_queue(actor=actor, message_ids=undelivered_message_ids())
     return result.as_dict()
+
+
+def messages_queue(*, actor: Actor, message_ids: list[int]) -> int:
+    """Hand messages to the workers in batches (`receivables.deliver_dunning_messages`)."""
+    from receivables.tasks import deliver_dunning_messages
+
+    for start in range(0, len(message_ids), DELIVERY_BATCH):
+        deliver_dunning_messages.apply_async(
+            kwargs={
+                "organization_id": actor.organization.pk,
+                "message_ids": message_ids[start : start + DELIVERY_BATCH],
+            }
+        )
+    return len(message_ids)
+
+
+def messages_deliver(*, actor: Actor, message_ids: list[int]) -> dict[str, int]:
+    """Deliver a batch; returns how many ended in each status."""
+    outcome: dict[str, int] = defaultdict(int)
+    with webhooks.endpoints_memoized():
+        for message_id in message_ids:
+            outcome[message_deliver(actor=actor, message_id=message_id)] += 1
+    return dict(outcome)
 
 
 def dunning_preview(*, organization: Organization, run_date: datetime.date) -> Plan:

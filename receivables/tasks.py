@@ -27,3 +27,12 @@ def deliver_dunning_message(self: Task, *, organization_id: int, message_id: int
     from receivables.dunning import message_deliver
 
     return message_deliver(actor=Actor.system(current_organization()), message_id=message_id)
+
+
+@shared_task(base=TenantTask, bind=True, name="receivables.deliver_dunning_messages")
+def deliver_dunning_messages(self: Task, *, organization_id: int, message_ids: list[int]) -> dict[str, int]:
+    """A batch of a dunning run's messages; each is claimed before it is sent, so a batch that is
+    retried or delivered twice sends nothing twice."""
+    from receivables.dunning import messages_deliver
+
+    return messages_deliver(actor=Actor.system(current_organization()), message_ids=message_ids)
