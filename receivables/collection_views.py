@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django import forms
@@ -155,7 +156,7 @@ class AssignView(ActorRequiredMixin, View):
         return redirect(target)
 
 
-class RowActionView(ActorRequiredMixin, View):
+class RowActionView(ActorRequiredMixin, View, ABC):
     """A worklist row's action on one customer: GET the form, POST it.
 
     htmx: the form fragment, then the refreshed row; plain requests: a page, then a redirect."""
@@ -164,12 +165,12 @@ class RowActionView(ActorRequiredMixin, View):
     submit_label: Any = ""
     url_name: str = ""
 
-    def make_form(self, customer: Customer, data: Any = None) -> forms.Form:
-        raise NotImplementedError
+    @abstractmethod
+    def make_form(self, customer: Customer, data: Any = None) -> forms.Form: ...
 
+    @abstractmethod
     def perform(self, customer: Customer, form: Any) -> str:
         """Do the action; the message to show. Raises ValidationError on refused input."""
-        raise NotImplementedError
 
     def describe(self, customer: Customer) -> str:
         return ""
@@ -496,18 +497,18 @@ class DisputeBoardView(ActorRequiredMixin, View):
         )
 
 
-class DisputeActionView(ActorRequiredMixin, View):
+class DisputeActionView(ActorRequiredMixin, View, ABC):
     """Move a dispute along: to review, resolved with a credit note, or rejected."""
 
     required_action = "dispute.resolve"
     form_class: type[forms.Form] = forms.Form
     url_name = ""
 
-    def title(self, dispute: Dispute) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def title(self, dispute: Dispute) -> str: ...
 
-    def perform(self, dispute: Dispute, form: Any) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def perform(self, dispute: Dispute, form: Any) -> str: ...
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         dispute = _dispute_for(self.actor, pk)
