@@ -5,8 +5,9 @@ Amounts are `Decimal` everywhere and are rounded half-up to the currency's minor
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
+from typing import Any
 
 from babel import Locale
 from babel.numbers import get_currency_precision, list_currencies
@@ -56,3 +57,25 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round half-up to the currency's minor unit (CNY 0.01, JPY 1)."""
     exponent = Decimal(1).scaleb(-minor_unit(currency))
     return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(value: Any, currency: str, field: str) -> Decimal:
+    """`value` as a positive Decimal rounded to the currency's minor unit; raises
+    ValidationError({field: [...]}) for anything else (text, NaN, zero, negative, absurdly large)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise ValidationError({field: [_("Enter a number.")]}) from None
+    if not amount.is_finite():
+        raise ValidationError({field: [_("Enter a number.")]})
+    rounded = quantize(amount, currency)
+    if rounded <= 0:
+        raise ValidationError({field: [_("Must be greater than zero.")]})
+    if rounded >= Decimal("1e16"):
+        raise ValidationError({field: [_("Too large.")]})
+    return rounded
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """An amount as people read it in messages and on timelines: "1,000.00 CNY", "1,200 JPY"."""
+    return f"{quantize(amount, currency):,} {currency}"

@@ -23,9 +23,9 @@ from crm.models import InteractionKind
 from finance import audit, webhooks
 from finance.actors import Actor
 from finance.models import Membership, User
+from finance.money import format_amount, parse_amount
 from receivables import services
 from receivables.models import ZERO, Dispute, Invoice
-from receivables.promises import money_text, parse_money
 
 UPDATABLE_FIELDS = {"status", "owner", "target_date", "description"}
 
@@ -129,7 +129,7 @@ def dispute_open(
     value: Decimal | None = None
     if amount is not None:
         try:
-            value = parse_money(amount, invoice.currency, "amount")
+            value = parse_amount(amount, invoice.currency, "amount")
         except ValidationError as exc:
             errors.update(exc.message_dict)
         else:
@@ -182,7 +182,7 @@ def dispute_open(
         },
         customer_id=invoice.customer_id,
     )
-    disputed = money_text(value if value is not None else invoice.total, invoice.currency)
+    disputed = format_amount(value if value is not None else invoice.total, invoice.currency)
     _timeline(
         actor,
         dispute,
@@ -261,7 +261,7 @@ def dispute_resolve(
     dispute = _locked(actor, dispute)
     assert invoice is not None  # the dispute is visible, so is its invoice
     _require_active(dispute)
-    credit = parse_money(credit_amount, invoice.currency, "credit_amount")
+    credit = parse_amount(credit_amount, invoice.currency, "credit_amount")
     ceiling = dispute.amount if dispute.amount is not None else invoice.total
     errors: dict[str, list[str]] = {}
     if credit > ceiling:
@@ -304,7 +304,7 @@ def dispute_resolve(
         actor,
         dispute,
         _("Dispute on invoice %(number)s resolved with credit note %(note)s (%(amount)s)")
-        % {"number": invoice.number, "note": note.number, "amount": money_text(credit, invoice.currency)},
+        % {"number": invoice.number, "note": note.number, "amount": format_amount(credit, invoice.currency)},
         outcome=dispute.resolution,
     )
     webhooks.emit(

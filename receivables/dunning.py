@@ -36,7 +36,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Prefetch, Q
 from django.utils import timezone, translation
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from crm.models import Contact, Customer
@@ -44,7 +44,7 @@ from crm.services import FollowUpEntry, TimelineEntry, follow_ups_create_many, i
 from finance import audit, webhooks
 from finance.actors import Actor
 from finance.models import AuditEvent, Organization
-from finance.money import quantize
+from finance.money import format_amount, quantize
 from receivables import channels, signals
 from receivables.models import (
     ZERO,
@@ -419,10 +419,6 @@ def _message_groups(
 # --- Rendering --------------------------------------------------------------------------------
 
 
-def _money_text(amount: Decimal, currency: str) -> str:
-    return f"{number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)} {currency}"
-
-
 def render_message(
     message: PlannedMessage,
     *,
@@ -448,7 +444,7 @@ def render_message(
                 date_format(item.issue_date, "SHORT_DATE_FORMAT"),
                 date_format(item.due_date, "SHORT_DATE_FORMAT"),
                 str(max(0, item.days_past_due)),
-                _money_text(item.outstanding, item.currency),
+                format_amount(item.outstanding, item.currency),
             )
             for item in message.invoices
         ]
@@ -466,7 +462,7 @@ def render_message(
             )
             + "</tbody></table>"
         )
-        total = "; ".join(_money_text(amount, currency) for currency, amount in message.totals.items())
+        total = "; ".join(format_amount(amount, currency) for currency, amount in message.totals.items())
         link = statement_link(organization_id=organization.pk, customer_id=message.customer_id)
         values = {
             "customer_name": message.customer_name,

@@ -9,7 +9,7 @@ resolved once (kept, broken or cancelled) and never reopened: the daily check is
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,7 +24,7 @@ from crm.models import Customer, InteractionKind
 from finance import audit, webhooks
 from finance.actors import Actor
 from finance.models import Membership, User
-from finance.money import quantize, validate_currency
+from finance.money import format_amount, parse_amount, quantize, validate_currency
 from receivables import signals
 from receivables.models import (
     ZERO,
@@ -38,27 +38,6 @@ DEFAULT_GRACE_DAYS = 2
 # A dunning policy allows at most 60 grace days; `invoices_under_promise` relies on this bound.
 MAX_GRACE_DAYS = 60
 MAX_DAYS_AHEAD = 365
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount as people read it on a timeline: "1,000.00 CNY"."""
-    return f"{quantize(amount, currency):,} {currency}"
-
-
-def parse_money(value: Any, currency: str, field: str) -> Decimal:
-    """`value` as a positive Decimal rounded to the currency; ValidationError({field: ...}) if not."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise ValidationError({field: [_("Enter a number.")]}) from None
-    if not amount.is_finite():
-        raise ValidationError({field: [_("Enter a number.")]})
-    rounded = quantize(amount, currency)
-    if rounded <= 0:
-        raise ValidationError({field: [_("Must be greater than zero.")]})
-    if rounded >= Decimal("1e16"):
-        raise ValidationError({field: [_("Too large.")]})
-    return rounded
 
 
 def _open_invoices() -> QuerySet[Invoice]:
@@ -142,7 +121,7 @@ def promise_record(
     except ValidationError as exc:
         raise ValidationError({"currency": exc.messages}) from None
     try:
-        value = parse_money(amount, currency, "amount")
+        value = parse_amount(amount, currency, "amount")
     except ValidationError as exc:
         errors.update(exc.message_dict)
     today = actor.organization.local_today()
@@ -197,7 +176,7 @@ def promise_record(
         customer=customer,
         kind=InteractionKind.NOTE,
         summary=_("Promise to pay %(amount)s by %(date)s")
-        % {"amount": money_text(promise.amount, currency), "date": promised_date.isoformat()},
+        % {"amount": format_amount(promise.amount, currency), "date": promised_date.isoformat()},
         outcome=promise.note,
     )
     return promise
@@ -297,9 +276,9 @@ def _break(actor: Actor, promise: PromiseToPay, run_date: datetime.date) -> None
         customer=customer,
         title=_("Broken promise to pay: %(amount)s by %(date)s (%(paid)s paid)")
         % {
-            "amount": money_text(promise.amount, promise.currency),
+            "amount": format_amount(promise.amount, promise.currency),
             "date": promise.promised_date.isoformat(),
-            "paid": money_text(promise.paid_amount, promise.currency),
+            "paid": format_amount(promise.paid_amount, promise.currency),
         },
         due_date=run_date,
         assignee=_collector_or_owner(customer),

@@ -24,7 +24,7 @@ from finance import audit
 from finance.actors import Actor
 from finance.bulk import BulkRowErrors, error_detail
 from finance.models import AuditEvent
-from finance.money import quantize
+from finance.money import parse_amount, quantize
 from receivables import signals
 from receivables.models import (
     ZERO,
@@ -40,21 +40,6 @@ from receivables.models import (
 )
 
 DEFAULT_TERMS_DAYS = 30
-
-
-def _money(value: Any, currency: str, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise ValidationError({field: [_("Enter a number.")]}) from None
-    if not amount.is_finite():
-        raise ValidationError({field: [_("Enter a number.")]})
-    rounded = quantize(amount, currency)
-    if rounded <= 0:
-        raise ValidationError({field: [_("Must be greater than zero.")]})
-    if rounded >= Decimal("1e16"):
-        raise ValidationError({field: [_("Too large.")]})
-    return rounded
 
 
 def _save(instance: Any, unique_field: str = "number") -> None:
@@ -168,7 +153,7 @@ def _invoice_build(
     errors: dict[str, list[str]] = {}
     if lines:
         computed = sum((line_amount(line, currency) for line in lines), ZERO)
-        if total is not None and _money(total, currency, "total") != computed:
+        if total is not None and parse_amount(total, currency, "total") != computed:
             errors["total"] = [_("The total must equal the sum of the lines (%(sum)s).") % {"sum": computed}]
         total = computed
     if total is None:
@@ -182,7 +167,7 @@ def _invoice_build(
         currency=currency,
         issue_date=issue_date,
         due_date=due_date or due_date_rule(customer, issue_date),
-        total=_money(total, currency, "total"),
+        total=parse_amount(total, currency, "total"),
         external_id=external_id or None,
         description=description,
     )
@@ -293,7 +278,7 @@ def credit_note_create(
         number=number,
         currency=currency,
         issue_date=issue_date,
-        total=_money(total, currency, "total"),
+        total=parse_amount(total, currency, "total"),
         external_id=external_id or None,
         description=description,
     )
@@ -422,7 +407,7 @@ def _apply_many(
                     actor,
                     source,
                     invoices[item["invoice"].pk],
-                    _money(item["amount"], source.currency, "amount"),
+                    parse_amount(item["amount"], source.currency, "amount"),
                     item.get("allocated_on") or default_date,
                 )
             )
@@ -457,7 +442,7 @@ def payment_record(
         customer=customer,
         currency=currency,
         received_on=received_on,
-        amount=_money(amount, currency, "amount"),
+        amount=parse_amount(amount, currency, "amount"),
         method=method,
         reference=reference,
         external_id=external_id or None,
@@ -528,7 +513,7 @@ def allocation_create(
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     source = source_model.objects.select_for_update().get(pk=source_id)
     on = allocated_on or actor.organization.local_today()
-    return _allocate(actor, source, invoice, _money(amount, invoice.currency, "amount"), on)
+    return _allocate(actor, source, invoice, parse_amount(amount, invoice.currency, "amount"), on)
 
 
 # --- Write-offs ---------------------------------------------------------------------------------
@@ -546,7 +531,7 @@ def invoice_write_off(
     above it, it waits for approval by someone else (maker-checker)."""
     actor.require("writeoff.request")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    amount = _money(amount, invoice.currency, "amount")
+    amount = parse_amount(amount, invoice.currency, "amount")
     if not reason.strip():
         raise ValidationError({"reason": [_("Give a reason.")]})
     if amount > invoice.outstanding:
