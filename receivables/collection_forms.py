@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Customer
 from finance.money import currency_codes, quantize
+from receivables import selectors
 from receivables.models import Dispute, DunningPolicy, Invoice
 from receivables.worklist import ALL, MAX_SNOOZE_DAYS, UNASSIGNED
 
@@ -24,11 +25,7 @@ MINE = "mine"
 
 def open_invoices(customer: Customer) -> QuerySet[Invoice]:
     """The customer's invoices with something left to pay, oldest due first."""
-    return Invoice.objects.filter(
-        customer=customer,
-        voided_on__isnull=True,
-        total__gt=F("allocated_total") + F("written_off_total"),
-    ).order_by("due_date", "id")
+    return selectors.open_invoices().filter(customer=customer).order_by("due_date", "id")
 
 
 def _invoice_label(invoice: Invoice) -> str:

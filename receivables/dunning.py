@@ -60,6 +60,7 @@ from receivables.models import (
     PromiseToPay,
     Reminder,
 )
+from receivables.selectors import open_invoices
 
 logger = logging.getLogger("kehu.dunning")
 
@@ -258,12 +259,6 @@ def paused_invoice_ids(run_date: datetime.date) -> set[int]:
     return disputed | promised
 
 
-def _open_invoices() -> Any:
-    return Invoice.objects.filter(
-        voided_on__isnull=True, total__gt=F("allocated_total") + F("written_off_total")
-    )
-
-
 def _customer_facts(customer_ids: Any) -> dict[int, _CustomerFacts]:
     facts = {
         row[0]: _CustomerFacts(*row)
@@ -303,7 +298,7 @@ def dunning_plan(
     all_days = [level.days for levels in levels_by_policy.values() for level in levels]
     if not all_days:
         return plan
-    invoices = _open_invoices().filter(due_date__lte=run_date - datetime.timedelta(days=min(all_days)))
+    invoices = open_invoices().filter(due_date__lte=run_date - datetime.timedelta(days=min(all_days)))
     if customer_ids is not None:
         invoices = invoices.filter(customer_id__in=list(customer_ids))
     rows = list(
@@ -917,7 +912,7 @@ def template_preview(
             level,
             True,
         )
-        for invoice in _open_invoices().filter(customer=customer).order_by("due_date", "pk")[:50]
+        for invoice in open_invoices().filter(customer=customer).order_by("due_date", "pk")[:50]
     ]
     message = PlannedMessage(
         customer_id=customer.pk,

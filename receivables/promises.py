@@ -33,17 +33,12 @@ from receivables.models import (
     PromiseInvoice,
     PromiseToPay,
 )
+from receivables.selectors import open_invoices
 
 DEFAULT_GRACE_DAYS = 2
 # A dunning policy allows at most 60 grace days; `invoices_under_promise` relies on this bound.
 MAX_GRACE_DAYS = 60
 MAX_DAYS_AHEAD = 365
-
-
-def _open_invoices() -> QuerySet[Invoice]:
-    return Invoice.objects.filter(
-        voided_on__isnull=True, total__gt=F("allocated_total") + F("written_off_total")
-    )
 
 
 def promise_grace_days(customer: Customer) -> int:
@@ -83,7 +78,7 @@ def _covered_invoices(customer: Customer, currency: str, invoices: list[Invoice]
             raise ValidationError({"invoices": problems})
         return [found[pk] for pk in wanted]
     covered = list(
-        _open_invoices().select_for_update().filter(customer=customer, currency=currency).order_by("pk")
+        open_invoices().select_for_update().filter(customer=customer, currency=currency).order_by("pk")
     )
     if not covered:
         raise ValidationError(

@@ -137,6 +137,14 @@ def _invoices_existing_on(as_of: datetime.date) -> QuerySet[Invoice]:
     return Invoice.objects.filter(issue_date__lte=as_of).exclude(voided_on__lte=as_of)
 
 
+def open_invoices() -> QuerySet[Invoice]:
+    """Invoices with something left to pay today: not void, allocations and write-offs short of
+    the total (the running totals the allocation services keep in step under row locks)."""
+    return Invoice.objects.filter(
+        voided_on__isnull=True, total__gt=F("allocated_total") + F("written_off_total")
+    )
+
+
 def invoices_as_of(as_of: datetime.date) -> QuerySet[Invoice]:
     """Invoices that exist on `as_of` (issued, not voided by then), with `paid`, `written_off`
     and `outstanding` as of that date."""

@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import F
-
 from finance import webhooks
 from finance.actors import Actor
 from receivables import signals
 from receivables.models import Invoice, Payment
+from receivables.selectors import open_invoices
 
 
 def invoice_payload(invoice: Invoice) -> dict[str, Any]:
@@ -74,11 +73,8 @@ def connect() -> None:
 def overdue_events(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
     """invoice.overdue once per invoice, for invoices that fell due in the last week and are open
     (a week, so a missed day is caught up; the event id keeps it to once)."""
-    invoices = Invoice.objects.filter(
-        voided_on__isnull=True,
-        due_date__lt=run_date,
-        due_date__gte=run_date - datetime.timedelta(days=7),
-        total__gt=F("allocated_total") + F("written_off_total"),
+    invoices = open_invoices().filter(
+        due_date__lt=run_date, due_date__gte=run_date - datetime.timedelta(days=7)
     )
     queued = sum(
         webhooks.emit(event="invoice.overdue", event_id=f"invoice.overdue:{i.pk}", payload=invoice_payload(i))

@@ -35,6 +35,7 @@ from receivables.models import (
     PromiseToPay,
     Reminder,
 )
+from receivables.selectors import open_invoices
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -216,11 +217,7 @@ def _collector_filter(actor: Actor, collector: Any) -> Q | None:
 
 
 def _overdue_invoices(today: datetime.date) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(
-        voided_on__isnull=True,
-        due_date__lt=today,
-        total__gt=F("allocated_total") + F("written_off_total"),
-    )
+    return open_invoices().filter(due_date__lt=today)
 
 
 def worklist(
