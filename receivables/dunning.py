@@ -49,15 +49,12 @@ from receivables import channels, signals
 from receivables.models import (
     ZERO,
     CollectionProfile,
-    Dispute,
     DunningLevel,
     DunningMessage,
     DunningPolicy,
     Invoice,
     LateFee,
     Payment,
-    PromiseInvoice,
-    PromiseToPay,
     Reminder,
 )
 from receivables.selectors import open_invoices
@@ -248,15 +245,10 @@ def _level_reached(levels: list[DunningLevel], days_past_due: int) -> DunningLev
 def paused_invoice_ids(run_date: datetime.date) -> set[int]:
     """Invoices dunning must leave alone today: under an open or in-review dispute, or covered by an
     open promise to pay whose date plus grace has not passed."""
-    disputed = set(Dispute.objects.filter(status__in=Dispute.ACTIVE).values_list("invoice_id", flat=True))
-    promised = {
-        invoice_id
-        for invoice_id, promised_date, grace in PromiseInvoice.objects.filter(
-            promise__status=PromiseToPay.Status.OPEN
-        ).values_list("invoice_id", "promise__promised_date", "promise__grace_days")
-        if promised_date + datetime.timedelta(days=grace) >= run_date
-    }
-    return disputed | promised
+    from receivables.disputes import active_dispute_invoice_ids
+    from receivables.promises import invoices_under_promise
+
+    return active_dispute_invoice_ids() | invoices_under_promise(run_date)
 
 
 def _customer_facts(customer_ids: Any) -> dict[int, _CustomerFacts]:
@@ -490,7 +482,7 @@ class RunResult:
     skipped_existing: int = 0
     queued: int = 0
     flagged: int = 0
-    late_fees: int = 0
+    late_fees: int = 0  # posted on the run date (by this run or an earlier one that day)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -847,8 +839,8 @@ def dunning_run(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
                     except IntegrityError:
                         result.skipped_existing += 1
             result.recorded += len(messages)
-            result.late_fees += sum(1 for m in messages if m.level.charge_late_fee)
             result.flagged += sum(1 for m in messages if m.status == DunningMessage.Status.FLAGGED)
+    result.late_fees = LateFee.objects.filter(fee_invoice__issue_date=run_date).count()
     result.queued = messages_queue(actor=actor, message_ids=undelivered_message_ids())
     return result.as_dict()
 

@@ -419,8 +419,8 @@ def test_late_fees_are_posted_once_as_fee_invoices(org, actor):
         )
     customer = customer_with_contact(org)
     invoice(org, customer, "INV-1", RUN - datetime.timedelta(days=73), total="10000.00")
-    run(org)
-    run(org, RUN + datetime.timedelta(days=5))
+    assert run(org)["late_fees"] == 1
+    assert run(org, RUN + datetime.timedelta(days=5))["late_fees"] == 0
     with tenancy.tenant(org):
         fee = LateFee.objects.get()
         # 10000 × 12% × 73/365 = 240.00
