@@ -880,14 +880,26 @@ def template_preview(
     *,
     organization: Organization,
     customer: Customer,
-    level: DunningLevel,
     language: str,
     subject: str,
     body: str,
     run_date: datetime.date,
+    level_name: str = "",
+    days: int = 0,
+    pay_within_days: int = 7,
 ) -> PlannedMessage:
-    """A level's template rendered over a real customer's open invoices (all of them, whatever
-    their days past due, so the preview shows something for any customer with a balance)."""
+    """A level's template, as typed and not yet saved, rendered over a real customer's open
+    invoices (all of them, whatever their days past due, so the preview shows something for any
+    customer with a balance). An empty subject or body previews the built-in wording."""
+    level = DunningLevel(
+        policy=DunningPolicy(organization=organization, name=""),
+        name=level_name or _("Reminder"),
+        days=days,
+        pay_within_days=pay_within_days,
+    )
+    if not (subject and body):
+        built_in = default_template(language, friendly=days < 0)
+        subject, body = built_in["subject"], built_in["body"]
     validate_template(subject, "subject")
     validate_template(body, "body")
     contact = _contacts([customer.pk]).get(customer.pk, ("", customer.email, customer.phone, ""))

@@ -252,25 +252,17 @@ class TemplatePreviewView(ActorRequiredMixin, View):
         if customer is None:
             context["error"] = _("Choose a customer.")
             return render(request, "receivables/dunning/partials/template_preview.html", context, status=400)
-        policy = DunningPolicy(organization=self.actor.organization, name="")
-        level = DunningLevel(
-            policy=policy,
-            name=data.get("name") or _("Reminder"),
-            days=data.get("days") or 0,
-            pay_within_days=data.get("pay_within_days") or 7,
-        )
-        template = {"subject": data["subject"], "body": data["body"]}
-        if not (template["subject"] and template["body"]):
-            template = dunning.default_template(data["language"], friendly=level.days < 0)
         try:
             message = dunning.template_preview(
                 organization=self.actor.organization,
                 customer=customer,
-                level=level,
                 language=data["language"],
-                subject=template["subject"],
-                body=template["body"],
+                subject=data["subject"],
+                body=data["body"],
                 run_date=self.actor.organization.local_today(),
+                level_name=data.get("name") or "",
+                days=data.get("days") or 0,
+                pay_within_days=data.get("pay_within_days") or 7,
             )
         except ValidationError as exc:
             context["error"] = " ".join(exc.messages)
