@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from receivables.dunning_policies import LEVEL_FIELDS, POLICY_FIELDS
 from receivables.models import DunningLevel, DunningPolicy, Reminder
 
 MONEY = {"max_digits": 18, "decimal_places": 2, "min_value": Decimal("0")}
@@ -22,22 +23,7 @@ class DunningLevelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DunningLevel
-        fields = [
-            "id",
-            "sequence",
-            "name",
-            "days",
-            "channel",
-            "minimum_amount",
-            "pay_within_days",
-            "send",
-            "attach_statement",
-            "create_task",
-            "credit_hold",
-            "charge_late_fee",
-            "stop",
-            "templates",
-        ]
+        fields = ["id", "sequence", *LEVEL_FIELDS]
         read_only_fields = ["sequence"]
 
 
@@ -56,24 +42,7 @@ class DunningPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DunningPolicy
-        fields = [
-            "id",
-            "name",
-            "is_active",
-            "is_default",
-            "priority",
-            "customer_groups",
-            "abc_classes",
-            "risk_classes",
-            "per_invoice",
-            "grace_days_after_payment",
-            "promise_grace_days",
-            "late_fee",
-            "late_fee_amount",
-            "late_fee_annual_rate",
-            "levels",
-            "created_at",
-        ]
+        fields = ["id", *POLICY_FIELDS, "levels", "created_at"]
         read_only_fields = ["created_at"]
         # Uniqueness is checked by the service, inside the tenant.
         validators: list[Any] = []
