@@ -22,6 +22,7 @@ VIEW_ACTIONS = frozenset(
         "followup.view",
         "receivables.view",
         "collections.view",
+        "credit.view",
     }
 )
 ACTIONS = VIEW_ACTIONS | {
@@ -50,7 +51,16 @@ ACTIONS = VIEW_ACTIONS | {
     "dispute.resolve",
     "collections.assign",
     "collections.work",
+    "credit.request",
+    "credit.approve",
+    "credit.manage",
+    "credit.policy",
+    "credit.statement",
+    "credit.order",
 }
+
+# Feeding credit: asking for a limit change, entering statements, reporting ERP orders.
+_CREDIT_INPUT = {"credit.request", "credit.statement", "credit.order"}
 
 # Collecting: recording promises, disputes and their outcome, working the worklist.
 _COLLECTION_WORK = {"promise.record", "dispute.open", "dispute.resolve", "collections.work"}
@@ -80,8 +90,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
     | _COLLECTION_WORK
-    | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve", "collections.assign"},
-    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES | _COLLECTION_WORK,
+    | _CREDIT_INPUT
+    | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve", "collections.assign"}
+    | {"credit.approve", "credit.manage"},
+    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES | _COLLECTION_WORK | _CREDIT_INPUT,
     # A rep hears the complaint first: they may open a dispute on their own customers' invoices.
     "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"},
     "auditor": VIEW_ACTIONS | {"audit.view"},
@@ -90,6 +102,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
     | {"promise.record", "dispute.open", "dispute.resolve"}
+    | _CREDIT_INPUT
     | {"customer.archive", "customer.assign_owner", "webhook.manage"},
 }
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "finance",
     "crm",
     "receivables",
+    "credit",
 ]
 
 MIDDLEWARE = [

@@ -63,6 +63,28 @@ def due_date_for(customer: Customer, issue_date: datetime.date) -> datetime.date
     return _due_date(terms, issue_date)
 
 
+@transaction.atomic
+def customer_terms_set(*, actor: Actor, customer: Customer, terms: PaymentTerms) -> CustomerTerms:
+    """Give a customer its own payment terms (credit applies an approved change of terms here);
+    new invoices without a due date take them."""
+    current = CustomerTerms.objects.select_for_update().filter(customer=customer).first()
+    previous = str(current.terms) if current else None
+    if current is None:
+        current = CustomerTerms.objects.create(customer=customer, terms=terms)
+    elif current.terms_id != terms.pk:
+        current.terms = terms
+        current.save(update_fields=["terms"])
+    if previous != str(terms):
+        audit.record(
+            actor=actor,
+            action="customer.terms_changed",
+            instance=current,
+            changes={"terms": [previous, str(terms)]},
+            customer_id=customer.pk,
+        )
+    return current
+
+
 def _due_date(terms: PaymentTerms | None, issue_date: datetime.date) -> datetime.date:
     if terms is None:
         return issue_date + datetime.timedelta(days=DEFAULT_TERMS_DAYS)

@@ -42,6 +42,13 @@ EXPECTED = {
     "dispute.resolve":        "Y     Y    Y   Y     -    -       -        Y",
     "collections.assign":     "Y     Y    Y   -     -    -       -        -",
     "collections.work":       "Y     Y    Y   Y     -    -       -        -",
+    "credit.view":            "Y     Y    Y   Y     Y    Y       Y        Y",
+    "credit.request":         "Y     Y    Y   Y     -    -       -        Y",
+    "credit.approve":         "Y     Y    Y   -     -    -       -        -",
+    "credit.manage":          "Y     Y    Y   -     -    -       -        -",
+    "credit.policy":          "Y     Y    -   -     -    -       -        -",
+    "credit.statement":       "Y     Y    Y   Y     -    -       -        Y",
+    "credit.order":           "Y     Y    Y   Y     -    -       -        Y",
 }
 # fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
