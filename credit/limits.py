@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credit import holds, selectors
-from credit.models import CreditProfile, LimitRequest
+from credit.models import CreditPolicy, CreditProfile, LimitRequest
 from credit.scoring import profile_ensure
 from crm.models import Customer
 from finance import audit, webhooks
@@ -130,18 +130,19 @@ def limit_request_create(
     return request
 
 
-def _text(value: Decimal | None) -> str | None:
+def _text(value: Decimal | datetime.date | None) -> str | None:
     return None if value is None else str(value)
 
 
-def may_approve(actor: Actor, request: LimitRequest) -> str | None:
-    """Why `actor` may not approve `request` (a sentence), or None when they may."""
+def may_approve(actor: Actor, request: LimitRequest, *, policy: CreditPolicy | None = None) -> str | None:
+    """Why `actor` may not approve `request` (a sentence), or None when they may. A list page
+    passes the `policy` it read once, so asking for every row costs no query."""
     if actor.user is None or not actor.can("credit.approve"):
         return _("Only a finance manager, an admin or the owner may approve credit limits.")
     if request.requested_by_id is not None and request.requested_by_id == actor.user_id:
         return _("You requested this change: someone else must approve it.")
     if actor.role == Role.FINANCE_MANAGER:
-        ceiling = selectors.credit_policy().manager_approval_max
+        ceiling = (policy or selectors.credit_policy()).manager_approval_max
         if ceiling is not None and request.requested_limit > ceiling:
             return _("Limits above %(max)s need an admin or the owner.") % {"max": f"{ceiling:,.2f}"}
     return None
@@ -234,7 +235,7 @@ def _apply(actor: Actor, request: LimitRequest) -> None:
     before = {
         "credit_limit": _text(profile.credit_limit),
         "temporary_limit": _text(profile.temporary_limit),
-        "temporary_limit_expires_on": profile.temporary_limit_expires_on,
+        "temporary_limit_expires_on": _text(profile.temporary_limit_expires_on),
     }
     if request.temporary:
         profile.temporary_limit = request.requested_limit
@@ -255,7 +256,7 @@ def _limit_changed(
     after = {
         "credit_limit": _text(profile.credit_limit),
         "temporary_limit": _text(profile.temporary_limit),
-        "temporary_limit_expires_on": profile.temporary_limit_expires_on,
+        "temporary_limit_expires_on": _text(profile.temporary_limit_expires_on),
     }
     changes = audit.diff(before, after)
     if not changes:
@@ -269,9 +270,10 @@ def _limit_changed(
     )
     today = actor.organization.local_today()
     limit = profile.effective_limit(today)
+    cause = request.pk if request else "expiry"
     webhooks.emit(
         event="credit.limit_changed",
-        event_id=f"credit.limit_changed:{profile.pk}:{request.pk if request else 'expiry'}:{timezone.now():%s%f}",
+        event_id=f"credit.limit_changed:{profile.pk}:{cause}:{timezone.now():%s.%f}",
         payload={
             "customer": profile.customer_id,
             "customer_external_id": profile.customer.external_id,
@@ -300,7 +302,7 @@ def credit_limits_expire(*, actor: Actor, run_date: datetime.date) -> dict[str, 
             before = {
                 "credit_limit": _text(profile.credit_limit),
                 "temporary_limit": _text(profile.temporary_limit),
-                "temporary_limit_expires_on": profile.temporary_limit_expires_on,
+                "temporary_limit_expires_on": _text(profile.temporary_limit_expires_on),
             }
             profile.temporary_limit = None
             profile.temporary_limit_expires_on = None
