@@ -203,4 +203,10 @@ def test_seed_demo_builds_a_usable_organization_once(db):
         assert Customer.objects.count() >= 12
         assert Interaction.objects.exists()
         assert Customer.objects.filter(name__contains="有限公司").exists()
+        from credit.models import CreditHold, CreditProfile, FinancialStatement, LimitRequest
+
+        assert CreditProfile.objects.filter(score__isnull=False, credit_limit__isnull=False).count() >= 6
+        assert LimitRequest.objects.filter(status="pending").count() == 1
+        assert FinancialStatement.objects.count() == 3
+        assert CreditHold.objects.filter(reason="manual", released_at__isnull=True).exists()
     assert "not seeding" in _call("seed_demo", "--if-empty")
