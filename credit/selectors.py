@@ -53,15 +53,16 @@ QUARTER = datetime.timedelta(days=91)
 
 
 def credit_policy() -> CreditPolicy:
-    """The current organization's credit policy, created with the defaults on first use."""
-    policy, _created = CreditPolicy.objects.get_or_create(
-        organization=current_organization(),
-        defaults={
-            "scorecard": scorecard.DEFAULT_SCORECARD,
-            "class_floors": scorecard.DEFAULT_CLASS_FLOORS,
-            "review_months": scorecard.DEFAULT_REVIEW_MONTHS,
-        },
-    )
+    """The current organization's credit policy; until someone changes it, the defaults (an unsaved
+    policy, so reading never writes: `services.policy_update` saves it)."""
+    policy = CreditPolicy.objects.first()
+    if policy is None:
+        policy = CreditPolicy(
+            organization=current_organization(),
+            scorecard=scorecard.DEFAULT_SCORECARD,
+            class_floors=scorecard.DEFAULT_CLASS_FLOORS,
+            review_months=scorecard.DEFAULT_REVIEW_MONTHS,
+        )
     return policy
 
 

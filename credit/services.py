@@ -244,7 +244,14 @@ def policy_update(*, actor: Actor, **fields: Any) -> CreditPolicy:
     unknown = set(fields) - set(POLICY_FIELDS)
     if unknown:
         raise ValidationError({name: [_("Unknown setting.")] for name in sorted(unknown)})
-    policy = CreditPolicy.objects.select_for_update().get(pk=selectors.credit_policy().pk)
+    policy = CreditPolicy.objects.select_for_update().first()
+    if policy is None:  # the first change saves the defaults; a concurrent first change loses the race
+        try:
+            with transaction.atomic():
+                policy = selectors.credit_policy()
+                policy.save()
+        except IntegrityError:
+            policy = CreditPolicy.objects.select_for_update().get()
     errors: dict[str, list[str]] = {}
     for name, check in (
         ("scorecard", scorecard.validate_scorecard),

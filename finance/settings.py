@@ -207,6 +207,11 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "crm.models.CustomerStatus",
         "LanguageEnum": "finance.models.Language",
         "BulkStatusEnum": ["created", "updated", "unchanged"],
+        "CreditStatusEnum": "credit.models.CreditStatus",
+        "LimitRequestStatusEnum": "credit.models.LimitRequest.Status",
+        "OpenOrderStatusEnum": "credit.models.OpenOrder.Status",
+        "CreditHoldReasonEnum": "credit.models.CreditHold.Reason",
+        "ReasonEnum": "receivables.models.Dispute.Reason",  # the name it had before credit's holds
     },
 }
 

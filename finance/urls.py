@@ -6,6 +6,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from credit.api import views as credit_views
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
 from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEndpointViewSet
@@ -37,6 +38,11 @@ router.register("reports/aging", rv.AgingReportViewSet, basename="report-aging")
 router.register("reports/kpis", rv.KpiReportViewSet, basename="report-kpis")
 router.register("promises", cv.PromiseViewSet, basename="promise")
 router.register("disputes", cv.DisputeViewSet, basename="dispute")
+router.register("credit/check", credit_views.CreditCheckViewSet, basename="credit-check")
+router.register("credit/profiles", credit_views.ProfileViewSet, basename="credit-profile")
+router.register("credit/limit-requests", credit_views.LimitRequestViewSet, basename="credit-limit-request")
+router.register("credit/statements", credit_views.StatementViewSet, basename="credit-statement")
+router.register("credit/orders", credit_views.OrderViewSet, basename="credit-order")
 
 urlpatterns = [
     path(
@@ -78,5 +84,6 @@ urlpatterns = [
     path("imports/<id:pk>/progress/", import_views.ImportProgressView.as_view(), name="import-progress"),
     path("ops/admin/", admin.site.urls),
     path("receivables/", include("receivables.urls")),
+    path("credit/", include("credit.urls")),
     path("", include("crm.urls")),
 ]
