@@ -447,9 +447,15 @@ def suggest_limit(
 
 
 def limit_reasons(reasons: list[dict[str, Any]]) -> list[str]:
-    """The suggestion's reasons in words, in the active language."""
+    """The suggestion's reasons in words, in the active language, amounts with thousands separators."""
     texts = []
-    for reason in reasons:
+    for stored in reasons:
+        reason = {
+            name: f"{Decimal(value):,.2f}" if name in ("amount", "volume") else value
+            for name, value in stored.items()
+        }
+        if "pct" in reason:
+            reason["pct"] = f"{Decimal(reason['pct']).normalize():f}"
         code = reason.get("code")
         if code == "not_scored":
             texts.append(_("Not enough data to score this customer yet: set a limit by hand."))

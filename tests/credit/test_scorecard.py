@@ -126,7 +126,7 @@ def test_suggested_limit_from_volume_terms_and_class():
     suggestion = suggest()
     assert suggestion.amount == D("25000.00")
     assert [reason["code"] for reason in suggestion.reasons] == ["volume", "class"]
-    assert scorecard.limit_reasons(suggestion.reasons)[1] == "Risk class B: × 1.25 = 25000.00."
+    assert scorecard.limit_reasons(suggestion.reasons)[1] == "Risk class B: × 1.25 = 25,000.00."
 
 
 def test_suggested_limit_is_capped_by_net_worth_and_working_capital_and_rounded_down():
