@@ -65,7 +65,7 @@ class LimitRequestForm(forms.Form):
         widget=MONEY_INPUT,
     )
     temporary = forms.BooleanField(
-        label=gettext_lazy("Temporary (above the permanent limit, until a date)"), required=False
+        label=gettext_lazy("Temporary (above the credit limit, until a date)"), required=False
     )
     expires_on = forms.DateField(label=gettext_lazy("Temporary until"), required=False, widget=DATE)
     payment_terms = forms.ModelChoiceField(

@@ -151,13 +151,13 @@ def may_approve(actor: Actor, request: LimitRequest, *, policy: CreditPolicy | N
 def _locked_pending(request: LimitRequest) -> LimitRequest:
     request = LimitRequest.objects.select_for_update().select_related("customer").get(pk=request.pk)
     if request.status != LimitRequest.Status.PENDING:
+        decided = {
+            LimitRequest.Status.APPROVED: _("This request is already approved."),
+            LimitRequest.Status.REJECTED: _("This request is already rejected."),
+            LimitRequest.Status.CANCELLED: _("This request is already cancelled."),
+        }
         raise ValidationError(
-            {
-                "status": [
-                    _("This request is already %(status)s.")
-                    % {"status": request.get_status_display().lower()}
-                ]
-            }
+            {"status": [decided.get(request.status, _("This request is no longer pending."))]}
         )
     return request
 

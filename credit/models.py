@@ -61,9 +61,7 @@ class CreditPolicy(TenantModel):
     class_floors = models.JSONField(_("risk class floors"), default=dict, blank=True)
     # Months between reviews per risk class.
     review_months = models.JSONField(_("review interval (months) by class"), default=dict, blank=True)
-    max_days_past_due = models.PositiveSmallIntegerField(
-        _("hold when an invoice is more days past due than"), default=60
-    )
+    max_days_past_due = models.PositiveSmallIntegerField(_("hold after this many days past due"), default=60)
     review_utilisation = models.DecimalField(
         _("review orders that take utilisation above (%)"),
         max_digits=5,
@@ -75,17 +73,20 @@ class CreditPolicy(TenantModel):
         _("finance managers approve limits up to"), **MONEY, null=True, blank=True, default=Decimal("100000")
     )
     net_worth_cap = models.DecimalField(
-        _("suggested limit at most this % of net worth"), max_digits=5, decimal_places=2, default=Decimal(10)
+        _("suggested limit cap (percentage of net worth)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(10),
     )
     working_capital_cap = models.DecimalField(
-        _("suggested limit at most this % of working capital"),
+        _("suggested limit cap (percentage of working capital)"),
         max_digits=5,
         decimal_places=2,
         default=Decimal(20),
     )
     limit_rounding = models.DecimalField(_("round suggested limits down to"), **MONEY, default=Decimal(1000))
     override_days = models.PositiveSmallIntegerField(
-        _("an override keeps an automatic hold off for (days)"), default=14
+        _("days an override keeps an automatic hold off"), default=14
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -48,7 +48,7 @@ FACTORS: dict[str, Factor] = {
         ),
         Factor("kept_promises", gettext_lazy("Promises to pay kept"), HIGHER, "percent"),
         Factor("dispute_rate", gettext_lazy("Invoices disputed"), LOWER, "percent"),
-        Factor("tenure", gettext_lazy("Customer for"), HIGHER, "months"),
+        Factor("tenure", gettext_lazy("Tenure"), HIGHER, "months"),
         Factor("purchase_volume", gettext_lazy("Purchases, last 12 months"), HIGHER, "money"),
         Factor("utilisation", gettext_lazy("Credit utilisation"), LOWER, "percent"),
         Factor("z_score", gettext_lazy("Altman Z″"), HIGHER, "ratio"),

@@ -44,7 +44,7 @@ def test_every_factor_is_explained_in_words():
     assert explained["avg_days_late"]["reason"] == (
         "Average days late (amount-weighted) is 10.0 days, at most 15.0 days: 70 points."
     )
-    assert explained["tenure"]["reason"] == "Customer for is 30 months, at least 24 months: 80 points."
+    assert explained["tenure"]["reason"] == "Tenure is 30 months, at least 24 months: 80 points."
     assert explained["external_rating"]["reason"] == "External rating BBB earns 75 points."
     assert explained["z_score"]["reason"] == "No data for Altman Z″: not counted."
 
