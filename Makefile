@@ -54,14 +54,15 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore=.venv
 
 # Benchmarks, never run by `make test` or CI: each creates, fills and drops its own PostgreSQL
-# database (kehu_bench, kehu_bench_import, kehu_bench_dunning) as the owner role of DATABASE_URL;
-# figures are printed and merged into bench/results.json. See docs/performance.md.
+# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit) as the owner role
+# of DATABASE_URL; figures are printed and merged into bench/results.json. See docs/performance.md.
 BENCH_ARGS ?=
 bench: venv
 	@case "$(DATABASE_URL)" in postgres*://*) ;; *) echo "make bench needs DATABASE_URL=postgres://kehu_owner@127.0.0.1:5432/kehu_bench (and DATABASE_APP_ROLE=kehu_app)" >&2; exit 2;; esac
 	$(PY) bench/aging.py $(BENCH_ARGS)
 	$(PY) bench/import.py $(BENCH_ARGS)
 	$(PY) bench/dunning.py $(BENCH_ARGS)
+	$(PY) bench/credit.py $(BENCH_ARGS)
 
 # Keeps .venv and the development database (var/kehu.sqlite3).
 clean:

@@ -10,7 +10,11 @@ import json
 import os
 import platform
 import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +89,33 @@ def django_setup(url: str) -> None:
     django.setup()
 
 
+def analyze_tables(tables: list[str], *, vacuum: bool = False) -> None:
+    """ANALYZE (or VACUUM ANALYZE) tables as their owner (the app role may not), as autovacuum would
+    after a load; VACUUM also sets the visibility map that index-only scans rely on."""
+    from django.db import connection
+
+    from finance.db import owner_mode
+
+    with owner_mode(), connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"{'VACUUM ANALYZE' if vacuum else 'ANALYZE'} {table}")
+
+
+@contextmanager
+def counting_queries() -> Iterator[Counter[str]]:
+    """Count the statements run on the default connection, by their first word (cheap: no SQL kept)."""
+    from django.db import connection
+
+    counts: Counter[str] = Counter()
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        counts[sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield counts
+
+
 def _meminfo_gib() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -133,6 +164,11 @@ def write_results(key: str, data: dict[str, object]) -> None:
             results = {}
     results[key] = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), **data}
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value below which `fraction` of the sorted sample lies (nearest rank, no interpolation)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def table(rows: list[tuple[str, ...]]) -> str:

@@ -34,8 +34,6 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -159,38 +157,19 @@ def generate(
 
 def analyze() -> None:
     """ANALYZE the loaded tables as the owner (the app role may not), as a nightly autovacuum would."""
-    from django.db import connection
-
-    from finance.db import owner_mode
-
-    with owner_mode(), connection.cursor() as cursor:
-        for table in (
+    _common.analyze_tables(
+        [
             "crm_customer",
             "crm_contact",
             "receivables_invoice",
             "receivables_dispute",
             "receivables_promisetopay",
             "receivables_promiseinvoice",
-        ):
-            cursor.execute(f"ANALYZE {table}")
+        ]
+    )
 
 
 # --- Measuring --------------------------------------------------------------------------------
-
-
-@contextmanager
-def counting_queries() -> Iterator[Counter[str]]:
-    """Count the statements run on the default connection, by their first word (cheap: no SQL kept)."""
-    from django.db import connection
-
-    counts: Counter[str] = Counter()
-
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        counts[sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"] += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        yield counts
 
 
 DELIVERY_SAMPLE_BATCHES = 2
@@ -217,7 +196,7 @@ def timed_run(org: Any, run_date: datetime.date, *, profile: bool = False) -> di
     original = tasks.deliver_dunning_messages.apply_async
     tasks.deliver_dunning_messages.apply_async = lambda kwargs, **_options: queued.append(kwargs)
     try:
-        with tenancy.tenant(org), counting_queries() as counts:
+        with tenancy.tenant(org), _common.counting_queries() as counts:
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
@@ -276,7 +255,7 @@ def measure(org: Any, *, profile: bool) -> dict[str, Any]:
 
     run_date = org.local_today()
     figures: dict[str, Any] = {"run_date": run_date.isoformat()}
-    with tenancy.tenant(org), counting_queries() as counts:
+    with tenancy.tenant(org), _common.counting_queries() as counts:
         started = time.perf_counter()
         plan = dunning_plan(organization=org, run_date=run_date)
         figures["plan"] = {

@@ -20,18 +20,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import json
-import os
 import queue
 import random
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,80 +33,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
+from _http import Client, bench_site, django_setup_as_server, gunicorn, server_version  # noqa: E402
 
 ROOT = _common.ROOT
-PYTHON = sys.executable
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env(url: str, var_dir: str, conn_max_age: int) -> dict[str, str]:
-    """Production settings on loopback: DEBUG off, no HTTPS redirect, the bench database."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=url,
-        DJANGO_ENV="production",
-        DJANGO_SETTINGS_MODULE="finance.settings",
-        SECRET_KEY=secrets.token_urlsafe(64),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="false",
-        DEBUG="false",
-        LOG_LEVEL="WARNING",
-        KEHU_VAR_DIR=var_dir,
-        CONN_MAX_AGE=str(conn_max_age),
-    )
-    env.pop("REDIS_URL", None)  # the embedded broker; no webhook endpoints, so no tasks anyway
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-class Client:
-    """One keep-alive HTTP connection to the server."""
-
-    def __init__(self, port: int, key: str) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-    def post(self, path: str, body: bytes, idempotency_key: str | None = None) -> tuple[int, bytes]:
-        headers = dict(self.headers)
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        self.connection.request("POST", path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        return response.status, response.read()
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        self.connection.request("GET", path, headers=self.headers)
-        response = self.connection.getresponse()
-        return response.status, response.read()
-
-
-def wait_for_server(port: int, key: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}")
-        try:
-            status, _body = Client(port, key).get("/api/v1/customers/?limit=1")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit("gunicorn did not answer in time")
 
 
 def post_all(
@@ -218,9 +140,7 @@ def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, patc
     import cProfile
     import pstats
 
-    for name in ("DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "KEHU_VAR_DIR"):
-        os.environ[name] = env[name]
-    _common.django_setup(url)
+    django_setup_as_server(url, env)
     import _projected
 
     for name in patches:
@@ -272,15 +192,7 @@ def main() -> None:
         args.batches, args.customers = 10, 2_000
 
     url = _common.bench_database_url(args.database)
-    if not os.environ.get("DATABASE_APP_ROLE"):
-        print("warning: DATABASE_APP_ROLE is not set: requests run as the owner role.", file=sys.stderr)
-    _common.recreate_database(url)
-    var_dir = tempfile.mkdtemp(prefix="kehu-bench-import-")
-    env = server_env(url, var_dir, args.conn_max_age)
-    manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "create_org", "bench", "--name", "Bench", "--currency", "CNY")
-    created = manage(env, "create_api_key", "bench", "--name", "bench", "--scopes", "read,write")
-    key = created.strip().splitlines()[-1]
+    env, key = bench_site(url, name="import", conn_max_age=args.conn_max_age)
 
     invoice_bodies = invoice_batches(
         batches=args.batches + (1 if args.profile else 0),
@@ -292,23 +204,11 @@ def main() -> None:
     )
     profile_body = invoice_bodies.pop() if args.profile else None
 
-    port = free_port()
     patches = [
         name for name, wanted in (("projected", args.projected), ("one_by_one", args.one_by_one)) if wanted
     ]
-    env["KEHU_BENCH_PATCHES"] = ",".join(patches)
-    app = ["--pythonpath", str(Path(__file__).resolve().parent), "_projected_wsgi:application"]
-    server = subprocess.Popen(
-        [
-            GUNICORN,
-            *(app if patches else ["finance.wsgi:application"]),
-            *("-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "300"),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_for_server(port, key, server)
+    with gunicorn(env, key, workers=args.workers, patches=patches) as server:
+        port = server.port
         print(
             f"gunicorn -w {args.workers} on 127.0.0.1:{port} (pid {server.pid});"
             f" {args.concurrency} client threads{''.join(', ' + p for p in patches)}"
@@ -325,13 +225,6 @@ def main() -> None:
         wall, latencies = post_all(
             port, key, "/api/v1/invoices/bulk/", invoice_bodies, args.concurrency, not args.no_idempotency_key
         )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
     invoices = args.batches * args.batch_size
     stored = count_invoices(url)
@@ -353,7 +246,7 @@ def main() -> None:
         "invoices_per_s": round(rate),
         "batch_latency_s": {
             "median": round(statistics.median(latencies), 3),
-            "p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 3),
+            "p95": round(_common.percentile(latencies, 0.95), 3),
             "max": round(latencies[-1], 3),
         },
         "stored_invoices": stored,
@@ -375,7 +268,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-    figures["machine"] = _common.machine(pg_version or _server_version(url))
+    figures["machine"] = _common.machine(pg_version or server_version(url))
     size = [] if (args.batches, args.batch_size) == (50, 1000) else [f"{args.batches}x{args.batch_size}"]
     results_key = "_".join(["import", *patches, *size])
     _common.write_results(results_key, figures)
@@ -397,13 +290,6 @@ def main() -> None:
         )
     )
     print(f"\nWritten to {_common.RESULTS.relative_to(ROOT)} (key '{results_key}').")
-
-
-def _server_version(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
-        return conn.execute("SHOW server_version").fetchone()[0]
 
 
 if __name__ == "__main__":

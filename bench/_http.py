@@ -1,0 +1,162 @@
+"""Shared by the benchmarks that go through HTTP (import.py, credit.py): the bench site (database,
+organization, API key), gunicorn on loopback with production settings, and a keep-alive client.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import _common
+
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(url: str, var_dir: str, conn_max_age: int) -> dict[str, str]:
+    """Production settings on loopback: DEBUG off, no HTTPS redirect, the bench database."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_ENV="production",
+        DJANGO_SETTINGS_MODULE="finance.settings",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+        KEHU_VAR_DIR=var_dir,
+        CONN_MAX_AGE=str(conn_max_age),
+    )
+    env.pop("REDIS_URL", None)  # the embedded broker; no webhook endpoints, so no tasks anyway
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=_common.ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def bench_site(
+    url: str, *, name: str, conn_max_age: int = 0, reuse: bool = False
+) -> tuple[dict[str, str], str]:
+    """Drop and create the bench database, migrate it, create the organization "bench" (base
+    currency CNY) and a read/write API key with manage.py, as an operator would; with `reuse`, only
+    a new key for the organization of a previous `--keep` run. Returns the server's environment
+    and the raw key."""
+    if not os.environ.get("DATABASE_APP_ROLE"):
+        print("warning: DATABASE_APP_ROLE is not set: requests run as the owner role.", file=sys.stderr)
+    if not reuse:
+        _common.recreate_database(url)
+    env = server_env(url, tempfile.mkdtemp(prefix=f"kehu-bench-{name}-"), conn_max_age)
+    if not reuse:
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "create_org", "bench", "--name", "Bench", "--currency", "CNY")
+    created = manage(env, "create_api_key", "bench", "--name", "bench", "--scopes", "read,write")
+    return env, created.strip().splitlines()[-1]
+
+
+def django_setup_as_server(url: str, env: dict[str, str]) -> None:
+    """Django in this process with the server's settings (production, DEBUG off), against `url`."""
+    for name in ("DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "KEHU_VAR_DIR"):
+        os.environ[name] = env[name]
+    _common.django_setup(url)
+
+
+class Client:
+    """One keep-alive HTTP connection to the server (reopened by http.client when the server
+    closes it, as gunicorn's sync workers do after each response)."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: bytes, idempotency_key: str | None = None) -> tuple[int, bytes]:
+        headers = dict(self.headers)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        self.connection.request("POST", path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.connection.request("GET", path, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+
+def wait_for_server(port: int, key: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited with {process.returncode}")
+        try:
+            status, _body = Client(port, key).get("/api/v1/customers/?limit=1")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("gunicorn did not answer in time")
+
+
+@contextmanager
+def gunicorn(
+    env: dict[str, str], key: str, *, workers: int, patches: list[str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """`gunicorn finance.wsgi:application -w <workers>` on a free loopback port (with the bench-only
+    patches of bench/_projected.py named in `patches`, through bench/_projected_wsgi.py), answering
+    once the block starts; stopped with SIGTERM when it ends. Yields the process; its port is
+    `process.port`."""
+    port = free_port()
+    env = {**env, "KEHU_BENCH_PATCHES": ",".join(patches or [])}
+    app = ["--pythonpath", str(BENCH_DIR), "_projected_wsgi:application"] if patches else []
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            *(app or ["finance.wsgi:application"]),
+            *("-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "300"),
+        ],
+        cwd=_common.ROOT,
+        env=env,
+    )
+    server.port = port  # type: ignore[attr-defined]
+    try:
+        wait_for_server(port, key, server)
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def server_version(url: str) -> str:
+    """PostgreSQL's version, asked over a connection of its own (no Django in this process)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
