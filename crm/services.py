@@ -214,6 +214,56 @@ def customer_set_classification(*, actor: Actor, customer: Customer, **values: s
     return customer
 
 
+def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) -> int:
+    """Write computed classifications for many customers at once (a nightly analytics run):
+    `values` maps customer id to {field: value}. Only customers whose values differ are updated,
+    one UPDATE per field and value, with one audit event each, inside the caller's transaction.
+    Returns how many customers changed."""
+    fields = {name for wanted in values.values() for name in wanted}
+    unknown = fields - set(CLASSIFICATION_FIELDS)
+    if unknown:
+        raise ValueError(f"Not classification fields: {sorted(unknown)}")
+    if not values:
+        return 0
+    current = {
+        row["pk"]: row
+        for row in Customer.objects.filter(pk__in=list(values)).values("pk", "name", *sorted(fields))
+    }
+    groups: dict[tuple[str, str], list[int]] = {}
+    events = []
+    for customer_id, wanted in values.items():
+        row = current.get(customer_id)
+        if row is None:
+            continue
+        changes = {name: [row[name], value] for name, value in wanted.items() if row[name] != value}
+        if not changes:
+            continue
+        for name, (_old, new) in changes.items():
+            groups.setdefault((name, new), []).append(customer_id)
+        events.append(
+            AuditEvent(
+                organization=actor.organization,
+                actor_user=actor.user,
+                actor_api_key=actor.api_key,
+                action="customer.classified",
+                object_type=Customer._meta.label_lower,
+                object_id=str(customer_id),
+                object_repr=row["name"][:200],
+                customer_id=customer_id,
+                changes=changes,
+            )
+        )
+    now = timezone.now()
+    chunk = 5000
+    for (name, value), ids in groups.items():
+        for start in range(0, len(ids), chunk):
+            Customer.objects.filter(pk__in=ids[start : start + chunk]).update(
+                **{name: value, "updated_at": now}
+            )
+    AuditEvent.objects.bulk_create(events, batch_size=chunk)
+    return len(events)
+
+
 @dataclass(frozen=True)
 class BulkResult:
     external_id: str

@@ -23,6 +23,7 @@ VIEW_ACTIONS = frozenset(
         "receivables.view",
         "collections.view",
         "credit.view",
+        "analytics.view",
     }
 )
 ACTIONS = VIEW_ACTIONS | {
@@ -57,7 +58,14 @@ ACTIONS = VIEW_ACTIONS | {
     "credit.policy",
     "credit.statement",
     "credit.order",
+    "analytics.portfolio",
+    "analytics.run",
+    "analytics.policy",
 }
+
+# The whole portfolio's analytics (dashboard, cohorts, summary, exports): everyone but sales reps,
+# who see the figures of their own customers only.
+_PORTFOLIO = {"analytics.portfolio"}
 
 # Feeding credit: asking for a limit change, entering statements, reporting ERP orders.
 _CREDIT_INPUT = {"credit.request", "credit.statement", "credit.order"}
@@ -92,18 +100,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | _COLLECTION_WORK
     | _CREDIT_INPUT
     | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve", "collections.assign"}
-    | {"credit.approve", "credit.manage"},
-    "ar_clerk": VIEW_ACTIONS | _RELATIONSHIP_WRITES | _LEDGER_WRITES | _COLLECTION_WORK | _CREDIT_INPUT,
+    | {"credit.approve", "credit.manage"}
+    | _PORTFOLIO
+    | {"analytics.run", "analytics.policy"},
+    "ar_clerk": VIEW_ACTIONS
+    | _RELATIONSHIP_WRITES
+    | _LEDGER_WRITES
+    | _COLLECTION_WORK
+    | _CREDIT_INPUT
+    | _PORTFOLIO,
     # A rep hears the complaint first: they may open a dispute on their own customers' invoices.
     "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"},
-    "auditor": VIEW_ACTIONS | {"audit.view"},
-    "api_read": VIEW_ACTIONS,
+    "auditor": VIEW_ACTIONS | {"audit.view"} | _PORTFOLIO,
+    "api_read": VIEW_ACTIONS | _PORTFOLIO,
     "api_write": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
     | {"promise.record", "dispute.open", "dispute.resolve"}
     | _CREDIT_INPUT
-    | {"customer.archive", "customer.assign_owner", "webhook.manage"},
+    | {"customer.archive", "customer.assign_owner", "webhook.manage"}
+    | _PORTFOLIO,
 }
 
 # Roles that see only the customers they own (and those customers' relationship data).

@@ -49,6 +49,10 @@ EXPECTED = {
     "credit.policy":          "Y     Y    -   -     -    -       -        -",
     "credit.statement":       "Y     Y    Y   Y     -    -       -        Y",
     "credit.order":           "Y     Y    Y   Y     -    -       -        Y",
+    "analytics.view":         "Y     Y    Y   Y     Y    Y       Y        Y",
+    "analytics.portfolio":    "Y     Y    Y   Y     -    Y       Y        Y",
+    "analytics.run":          "Y     Y    Y   -     -    -       -        -",
+    "analytics.policy":       "Y     Y    Y   -     -    -       -        -",
 }
 # fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]

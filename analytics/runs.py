@@ -1,0 +1,303 @@
+"""The nightly recompute and the one the browser asks for: one `AnalyticsRun` per organization
+and day, claimed before it starts, reporting its progress, writing all its results in one
+transaction at the end (so readers see the previous run's figures until the new ones are whole).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from analytics.compute import Params, Result, compute
+from analytics.ledger import ledger_load
+from analytics.models import AnalyticsRun, ClassChange, CustomerAnalytics
+from analytics.selectors import analytics_policy
+from crm.models import Customer, InteractionKind, LifecycleStage
+from crm.services import TimelineEntry, customers_classify_many, interactions_log_many
+from finance.actors import Actor
+
+logger = logging.getLogger("kehu.analytics")
+
+STEPS = ["load", "classes", "rfm", "lifetime_value", "churn", "summary", "write"]
+STALE_AFTER = datetime.timedelta(hours=1)
+BATCH = 5000
+
+
+def params_of_policy() -> Params:
+    policy = analytics_policy()
+    return Params(
+        abc_a=float(policy.abc_a_percent) / 100,
+        abc_b=float(policy.abc_b_percent) / 100,
+        abc_basis=policy.abc_basis,
+        margin=float(policy.margin_percent) / 100,
+        discount_rate=float(policy.discount_rate_percent) / 100,
+        horizon_months=policy.clv_horizon_months,
+        churn_threshold=policy.churn_threshold,
+        churned_alive=float(policy.churned_alive_percent) / 100,
+        churned_after_days=policy.churned_after_days,
+        loyal_min_tenure_days=policy.loyal_min_tenure_days,
+    )
+
+
+def run_request(*, actor: Actor, run_date: datetime.date) -> tuple[AnalyticsRun, bool]:
+    """Queue a recompute for `run_date` unless one is already queued or running (and not stale).
+    Returns the run and whether the caller should start it."""
+    actor.require("analytics.run")
+    try:
+        with transaction.atomic():
+            run, created = AnalyticsRun.objects.get_or_create(
+                date=run_date, defaults={"requested_by": actor.user, "steps": len(STEPS)}
+            )
+    except IntegrityError:
+        run, created = AnalyticsRun.objects.get(date=run_date), False
+    if created:
+        return run, True
+    busy = run.status in (AnalyticsRun.Status.QUEUED, AnalyticsRun.Status.RUNNING) and (
+        run.created_at > timezone.now() - STALE_AFTER
+        and (run.started_at is None or run.started_at > timezone.now() - STALE_AFTER)
+    )
+    if busy:
+        return run, False
+    AnalyticsRun.objects.filter(pk=run.pk).update(
+        status=AnalyticsRun.Status.QUEUED,
+        requested_by=actor.user,
+        step=0,
+        steps=len(STEPS),
+        step_label="",
+        error="",
+        created_at=timezone.now(),
+        started_at=None,
+        finished_at=None,
+    )
+    run.refresh_from_db()
+    return run, True
+
+
+def _claim(run_date: datetime.date, actor: Actor) -> AnalyticsRun | None:
+    """Mark the day's run as running; None when another worker is running it right now."""
+    try:
+        with transaction.atomic():
+            run, _created = AnalyticsRun.objects.get_or_create(
+                date=run_date, defaults={"requested_by": actor.user, "steps": len(STEPS)}
+            )
+    except IntegrityError:
+        run = AnalyticsRun.objects.get(date=run_date)
+    fresh = timezone.now() - STALE_AFTER
+    claimed = (
+        AnalyticsRun.objects.filter(pk=run.pk)
+        .filter(~Q(status=AnalyticsRun.Status.RUNNING) | Q(started_at__lt=fresh) | Q(started_at__isnull=True))
+        .update(
+            status=AnalyticsRun.Status.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            step=0,
+            steps=len(STEPS),
+            step_label=STEPS[0],
+            error="",
+        )
+    )
+    if not claimed:
+        return None
+    run.refresh_from_db()
+    return run
+
+
+def analytics_recompute(*, actor: Actor, run_date: datetime.date) -> AnalyticsRun | None:
+    """Recompute every figure for the current organization as of `run_date` and store the day's
+    snapshot. Idempotent: a second run on the same day rewrites the same rows. Returns None when
+    another worker is running the same day's recompute."""
+    run = _claim(run_date, actor)
+    if run is None:
+        return None
+
+    def progress(label: str) -> None:
+        index = STEPS.index(label) if label in STEPS else run.step
+        AnalyticsRun.objects.filter(pk=run.pk).update(step=index, step_label=label)
+
+    try:
+        ledger = ledger_load(run_date)
+        result = compute(ledger, params_of_policy(), progress)
+        progress("write")
+        with transaction.atomic():
+            _write(actor=actor, run=run, result=result, run_date=run_date)
+            AnalyticsRun.objects.filter(pk=run.pk).update(
+                status=AnalyticsRun.Status.DONE,
+                step=len(STEPS),
+                step_label="done",
+                customers=len(result.customers),
+                invoices=len(ledger.invoices),
+                models_fit=result.models_fit,
+                summary=result.summary,
+                warnings=ledger.warnings,
+                finished_at=timezone.now(),
+            )
+    except Exception as exc:
+        AnalyticsRun.objects.filter(pk=run.pk).update(
+            status=AnalyticsRun.Status.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
+        )
+        logger.exception("Analytics run failed for organization %s", actor.organization.pk)
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def analytics_nightly(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
+    run = analytics_recompute(actor=actor, run_date=run_date)
+    if run is None:
+        return {"skipped": "already running"}
+    return {"customers": run.customers, "invoices": run.invoices, "status": run.status}
+
+
+def _money(value: float) -> Decimal | None:
+    if value is None or np.isnan(value):
+        return None
+    return Decimal(f"{value:.2f}")
+
+
+def _cents(value: int) -> Decimal:
+    return Decimal(int(value)) / 100
+
+
+def _int(value: float) -> int | None:
+    return None if value is None or np.isnan(value) else int(value)
+
+
+def _date(day: float) -> datetime.date | None:
+    return None if day is None or np.isnan(day) else datetime.date.fromordinal(int(day))
+
+
+def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetime.date) -> None:
+    organization = actor.organization
+    frame = result.customers
+    previous = {
+        row[0]: row[1:]
+        for row in CustomerAnalytics.objects.values_list("customer_id", "segment", "abc_revenue", "abc_cash")
+    }
+    rows = []
+    segment_changes = []
+    for customer_id, row in zip(frame.index, frame.itertuples(index=False), strict=True):
+        customer_id = int(customer_id)
+        alive = row.prob_alive
+        rows.append(
+            CustomerAnalytics(
+                organization_id=organization.pk,
+                customer_id=customer_id,
+                run_date=run_date,
+                revenue_12m=_cents(row.revenue_cents),
+                cash_12m=_cents(row.cash_cents),
+                abc_revenue=row.abc_revenue,
+                abc_cash=row.abc_cash,
+                first_purchase=_date(row.first_day),
+                last_purchase=_date(row.last_day),
+                purchases=int(row.purchases),
+                recency_days=_int(row.recency_days),
+                frequency_12m=int(row.frequency_12m),
+                r_score=_int(row.r_score),
+                f_score=_int(row.f_score),
+                m_score=_int(row.m_score),
+                segment=row.segment,
+                expected_purchases=None
+                if np.isnan(row.expected_purchases)
+                else Decimal(f"{row.expected_purchases:.3f}"),
+                prob_alive=None if np.isnan(alive) else Decimal(f"{min(max(alive, 0.0), 1.0):.4f}"),
+                expected_order_value=_money(row.expected_order_value),
+                clv=_money(row.clv),
+                churn_risk=_int(row.churn_risk),
+                churn_factors=row.churn_factors,
+                overdue=_cents(row.overdue_cents),
+                action_value=_cents(row.action_cents),
+                lifecycle_stage=row.lifecycle_stage,
+            )
+        )
+        before = previous.get(customer_id)
+        old_segment = before[0] if before else ""
+        if row.segment != old_segment and (before is not None or row.segment):
+            segment_changes.append((customer_id, old_segment, row.segment))
+    update_fields = [
+        f.name
+        for f in CustomerAnalytics._meta.concrete_fields
+        if f.name not in ("id", "organization", "customer")
+    ]
+    update_fields = [name for name in update_fields if name != "updated_at"] + ["updated_at"]
+    now = timezone.now()
+    for row in rows:
+        row.updated_at = now
+    for start in range(0, len(rows), BATCH):
+        CustomerAnalytics.objects.bulk_create(
+            rows[start : start + BATCH],
+            update_conflicts=True,
+            unique_fields=["customer"],
+            update_fields=update_fields,
+        )
+
+    # Classifications on the customer, with their history and the lifecycle on the timeline.
+    current = {
+        pk: (abc, stage)
+        for pk, abc, stage in Customer.objects.filter(pk__in=[int(i) for i in frame.index]).values_list(
+            "pk", "abc_class", "lifecycle_stage"
+        )
+    }
+    wanted: dict[int, dict[str, str]] = {}
+    changes: list[ClassChange] = []
+    timeline: list[TimelineEntry] = []
+    with translation.override(organization.language or "en"):
+        labels = dict(LifecycleStage.choices)
+        for customer_id, abc, stage in zip(
+            frame.index, frame["abc_class"].to_numpy(), frame["lifecycle_stage"].to_numpy(), strict=True
+        ):
+            customer_id = int(customer_id)
+            old_abc, old_stage = current.get(customer_id, ("", LifecycleStage.PROSPECT))
+            values = {}
+            if old_abc != abc:
+                values["abc_class"] = abc
+                changes.append(_change(organization.pk, customer_id, "abc_class", old_abc, abc, run_date))
+            if old_stage != stage:
+                values["lifecycle_stage"] = stage
+                changes.append(
+                    _change(organization.pk, customer_id, "lifecycle_stage", old_stage, stage, run_date)
+                )
+                timeline.append(
+                    TimelineEntry(
+                        customer_id=customer_id,
+                        kind=InteractionKind.NOTE,
+                        summary=_("Lifecycle stage: %(old)s → %(new)s")
+                        % {"old": labels.get(old_stage, old_stage), "new": labels.get(stage, stage)},
+                    )
+                )
+            if values:
+                wanted[customer_id] = values
+    changes += [
+        _change(organization.pk, customer_id, "segment", old, new, run_date)
+        for customer_id, old, new in segment_changes
+    ]
+    customers_classify_many(actor=actor, values=wanted)
+    for start in range(0, len(changes), BATCH):
+        ClassChange.objects.bulk_create(
+            changes[start : start + BATCH],
+            update_conflicts=True,
+            unique_fields=["organization", "customer", "field", "date"],
+            update_fields=["new_value"],
+        )
+    if timeline:
+        interactions_log_many(actor=actor, entries=timeline)
+
+
+def _change(
+    organization_id: int, customer_id: int, field: str, old: str, new: str, day: datetime.date
+) -> ClassChange:
+    return ClassChange(
+        organization_id=organization_id,
+        customer_id=customer_id,
+        field=field,
+        old_value=old or "",
+        new_value=new or "",
+        date=day,
+    )
