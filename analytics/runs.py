@@ -6,6 +6,7 @@ transaction at the end (so readers see the previous run's figures until the new 
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from analytics.selectors import analytics_policy
 from crm.models import Customer, InteractionKind, LifecycleStage
 from crm.services import TimelineEntry, customers_classify_many, interactions_log_many
 from finance.actors import Actor
+from finance.bulk import insert_many, insert_values
 
 logger = logging.getLogger("kehu.analytics")
 
@@ -122,6 +124,10 @@ def analytics_recompute(*, actor: Actor, run_date: datetime.date) -> AnalyticsRu
         index = STEPS.index(label) if label in STEPS else run.step
         AnalyticsRun.objects.filter(pk=run.pk).update(step=index, step_label=label)
 
+    # Millions of short-lived tuples and arrays: the cyclic garbage collector would walk them again
+    # and again for nothing (none of them form cycles).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         ledger = ledger_load(run_date)
         result = compute(ledger, params_of_policy(), progress)
@@ -145,6 +151,9 @@ def analytics_recompute(*, actor: Actor, run_date: datetime.date) -> AnalyticsRu
         )
         logger.exception("Analytics run failed for organization %s", actor.organization.pk)
         raise
+    finally:
+        if collecting:
+            gc.enable()
     run.refresh_from_db()
     return run
 
@@ -156,87 +165,75 @@ def analytics_nightly(*, actor: Actor, run_date: datetime.date) -> dict[str, Any
     return {"customers": run.customers, "invoices": run.invoices, "status": run.status}
 
 
-def _money(value: float) -> Decimal | None:
-    if value is None or np.isnan(value):
-        return None
-    return Decimal(f"{value:.2f}")
-
-
-def _cents(value: int) -> Decimal:
-    return Decimal(int(value)) / 100
-
-
-def _int(value: float) -> int | None:
-    return None if value is None or np.isnan(value) else int(value)
-
-
-def _date(day: float) -> datetime.date | None:
-    return None if day is None or np.isnan(day) else datetime.date.fromordinal(int(day))
-
-
 def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetime.date) -> None:
     organization = actor.organization
     frame = result.customers
+    first_run = not AnalyticsRun.objects.filter(status=AnalyticsRun.Status.DONE).exclude(pk=run.pk).exists()
     previous = {
         row[0]: row[1:]
         for row in CustomerAnalytics.objects.values_list("customer_id", "segment", "abc_revenue", "abc_cash")
     }
-    rows = []
+    ids = [int(i) for i in frame.index]
+
+    def cents(column: str) -> list[Decimal]:
+        return [Decimal(int(value)).scaleb(-2) for value in frame[column].to_numpy()]
+
+    def decimals(column: str, places: int, low: float | None = None, high: float | None = None) -> list:
+        values = frame[column].to_numpy(float)
+        if low is not None:
+            values = np.clip(values, low, high)
+        return [None if np.isnan(value) else f"{value:.{places}f}" for value in values]
+
+    def integers(column: str) -> list[int | None]:
+        return [None if np.isnan(value) else int(value) for value in frame[column].to_numpy(float)]
+
+    def dates(column: str) -> list[datetime.date | None]:
+        return [
+            None if np.isnan(day) else datetime.date.fromordinal(int(day))
+            for day in frame[column].to_numpy(float)
+        ]
+
+    columns = {
+        "organization": [organization.pk] * len(ids),
+        "customer": ids,
+        "run_date": [run_date] * len(ids),
+        "revenue_12m": cents("revenue_cents"),
+        "cash_12m": cents("cash_cents"),
+        "abc_revenue": list(frame["abc_revenue"]),
+        "abc_cash": list(frame["abc_cash"]),
+        "first_purchase": dates("first_day"),
+        "last_purchase": dates("last_day"),
+        "purchases": integers("purchases"),
+        "recency_days": integers("recency_days"),
+        "frequency_12m": integers("frequency_12m"),
+        "r_score": integers("r_score"),
+        "f_score": integers("f_score"),
+        "m_score": integers("m_score"),
+        "segment": list(frame["segment"]),
+        "expected_purchases": decimals("expected_purchases", 3),
+        "prob_alive": decimals("prob_alive", 4, 0.0, 1.0),
+        "expected_order_value": decimals("expected_order_value", 2),
+        "clv": decimals("clv", 2),
+        "churn_risk": integers("churn_risk"),
+        "churn_factors": list(frame["churn_factors"]),
+        "overdue": cents("overdue_cents"),
+        "action_value": cents("action_cents"),
+        "lifecycle_stage": list(frame["lifecycle_stage"]),
+        "updated_at": [timezone.now()] * len(ids),
+    }
+    insert_values(
+        CustomerAnalytics,
+        list(columns),
+        zip(*columns.values(), strict=True),
+        unique_fields=["customer"],
+        update_fields=[name for name in columns if name not in ("organization", "customer")],
+    )
     segment_changes = []
-    for customer_id, row in zip(frame.index, frame.itertuples(index=False), strict=True):
-        customer_id = int(customer_id)
-        alive = row.prob_alive
-        rows.append(
-            CustomerAnalytics(
-                organization_id=organization.pk,
-                customer_id=customer_id,
-                run_date=run_date,
-                revenue_12m=_cents(row.revenue_cents),
-                cash_12m=_cents(row.cash_cents),
-                abc_revenue=row.abc_revenue,
-                abc_cash=row.abc_cash,
-                first_purchase=_date(row.first_day),
-                last_purchase=_date(row.last_day),
-                purchases=int(row.purchases),
-                recency_days=_int(row.recency_days),
-                frequency_12m=int(row.frequency_12m),
-                r_score=_int(row.r_score),
-                f_score=_int(row.f_score),
-                m_score=_int(row.m_score),
-                segment=row.segment,
-                expected_purchases=None
-                if np.isnan(row.expected_purchases)
-                else Decimal(f"{row.expected_purchases:.3f}"),
-                prob_alive=None if np.isnan(alive) else Decimal(f"{min(max(alive, 0.0), 1.0):.4f}"),
-                expected_order_value=_money(row.expected_order_value),
-                clv=_money(row.clv),
-                churn_risk=_int(row.churn_risk),
-                churn_factors=row.churn_factors,
-                overdue=_cents(row.overdue_cents),
-                action_value=_cents(row.action_cents),
-                lifecycle_stage=row.lifecycle_stage,
-            )
-        )
+    for customer_id, segment in zip(ids, columns["segment"], strict=True):
         before = previous.get(customer_id)
         old_segment = before[0] if before else ""
-        if row.segment != old_segment and (before is not None or row.segment):
-            segment_changes.append((customer_id, old_segment, row.segment))
-    update_fields = [
-        f.name
-        for f in CustomerAnalytics._meta.concrete_fields
-        if f.name not in ("id", "organization", "customer")
-    ]
-    update_fields = [name for name in update_fields if name != "updated_at"] + ["updated_at"]
-    now = timezone.now()
-    for row in rows:
-        row.updated_at = now
-    for start in range(0, len(rows), BATCH):
-        CustomerAnalytics.objects.bulk_create(
-            rows[start : start + BATCH],
-            update_conflicts=True,
-            unique_fields=["customer"],
-            update_fields=update_fields,
-        )
+        if segment != old_segment and (before is not None or segment):
+            segment_changes.append((customer_id, old_segment, segment))
 
     # Classifications on the customer, with their history and the lifecycle on the timeline.
     current = {
@@ -279,14 +276,15 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
         for customer_id, old, new in segment_changes
     ]
     customers_classify_many(actor=actor, values=wanted)
-    for start in range(0, len(changes), BATCH):
-        ClassChange.objects.bulk_create(
-            changes[start : start + BATCH],
-            update_conflicts=True,
-            unique_fields=["organization", "customer", "field", "date"],
-            update_fields=["new_value"],
-        )
-    if timeline:
+    insert_many(
+        ClassChange,
+        changes,
+        unique_fields=["organization", "customer", "field", "date"],
+        update_fields=["new_value"],
+    )
+    # The first run of an organization learns every stage rather than seeing it change: the history
+    # keeps it, the timelines get notes from the second run on.
+    if timeline and not first_run:
         interactions_log_many(actor=actor, entries=timeline)
 
 

@@ -28,7 +28,7 @@ from credit import selectors
 from credit.models import CreditHold, CreditProfile, CreditStatus
 from crm.models import Customer, InteractionKind
 from crm.services import TimelineEntry, interactions_log_many
-from finance import audit, webhooks
+from finance import audit, tenancy, webhooks
 from finance.actors import Actor
 from finance.models import Membership, Role, User
 from finance.money import format_amount
@@ -71,6 +71,11 @@ def _send_notices(actor: Actor, notices: list[tuple[Customer, str, dict[str, str
     organization = actor.organization
 
     def send() -> None:
+        # After commit the caller may have left its tenant context (seed_demo, a management command).
+        with tenancy.tenant(organization):
+            _send(notices)
+
+    def _send(notices: list[tuple[Customer, str, dict[str, str]]]) -> None:
         for customer, kind, values in notices:
             for user in _finance_recipients(customer):
                 with translation.override(user.language or organization.language):

@@ -17,7 +17,7 @@ from credit.models import CreditPolicy, CreditProfile, CreditReview, FinancialSt
 from credit.scoring import add_months, customer_refresh, profile_ensure
 from crm.models import Customer
 from crm.services import FollowUpEntry, follow_up_update, follow_ups_create_many
-from finance import audit
+from finance import audit, tenancy
 from finance.actors import Actor
 from finance.models import Membership, Role, User
 from finance.money import parse_amount
@@ -146,9 +146,11 @@ def _save_statement(
 
 
 def _rescore_after_commit(actor: Actor, customer_id: int) -> None:
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is not None:
-        customer_refresh(actor=actor, customer=customer)
+    # After commit the caller may have left its tenant context (seed_demo, a management command).
+    with tenancy.tenant(actor.organization):
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is not None:
+            customer_refresh(actor=actor, customer=customer)
 
 
 @transaction.atomic

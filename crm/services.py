@@ -16,7 +16,7 @@ from crm.registry import registry
 from crm.validators import normalize_tax_id
 from finance import audit
 from finance.actors import Actor
-from finance.bulk import BulkRowErrors
+from finance.bulk import BulkRowErrors, insert_many
 from finance.models import AuditEvent, Membership, User
 
 CUSTOMER_FIELDS = (
@@ -260,7 +260,7 @@ def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) 
             Customer.objects.filter(pk__in=ids[start : start + chunk]).update(
                 **{name: value, "updated_at": now}
             )
-    AuditEvent.objects.bulk_create(events, batch_size=chunk)
+    insert_many(AuditEvent, events)
     return len(events)
 
 

@@ -3,9 +3,11 @@ stored as a dated snapshot, idempotent per organization and day."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from analytics.models import AnalyticsRun, ClassChange, CustomerAnalytics
 from analytics.runs import analytics_recompute
@@ -13,7 +15,8 @@ from crm.models import Customer, Interaction
 from finance import tenancy
 from finance.actors import Actor
 from finance.models import AuditEvent
-from tests.analytics.conftest import TODAY, portfolio
+from tests.analytics.conftest import TODAY, add_credit_note, add_invoices, add_payment, portfolio
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +69,111 @@ def test_running_the_same_day_twice_writes_the_same_rows_once(org):
         ) == counts
         assert AuditEvent.objects.filter(action="customer.classified").count() == events
         assert AnalyticsRun.objects.count() == 1
+
+
+def test_payment_slowdown_agrees_with_the_credit_scorecards_delay_trend(org):
+    from analytics.ledger import ledger_load
+    from credit.selectors import payment_behaviour
+    from tests.credit.conftest import invoice
+
+    day = datetime.timedelta(days=1)
+    slower = CustomerFactory(organization=org, name="slower")
+    steady = CustomerFactory(organization=org, name="steady")
+    with tenancy.tenant(org):
+        today = TODAY
+    # Due 150 and 120 days ago, paid 2 days late; due 60 and 30 days ago, paid 20 days late / still open.
+    invoice(org, slower, "S-1", today - 150 * day, total="1000.00", paid_on=today - 148 * day)
+    invoice(org, slower, "S-2", today - 120 * day, total="3000.00", paid_on=today - 118 * day)
+    invoice(org, slower, "S-3", today - 60 * day, total="2000.00", paid_on=today - 40 * day)
+    invoice(org, slower, "S-4", today - 30 * day, total="500.00")
+    invoice(org, steady, "T-1", today - 100 * day, total="800.00", paid_on=today - 100 * day)
+    invoice(org, steady, "T-2", today - 20 * day, total="800.00", paid_on=today - 21 * day)
+    with tenancy.tenant(org):
+        ledger = ledger_load(today)
+        expected = payment_behaviour(None, today)
+    trend = dict(zip(ledger.customer_ids.tolist(), ledger.delay_trend.tolist(), strict=True))
+    for customer in (slower, steady):
+        assert trend[customer.pk] == pytest.approx(float(expected[customer.pk]["delay_trend"]))
+    assert trend[slower.pk] > 15
+
+
+def test_foreign_documents_convert_at_their_own_dates_rate_and_a_missing_rate_is_a_warning(org):
+    from receivables.models import ExchangeRate
+
+    buyer = CustomerFactory(organization=org, name="exporter")
+    with tenancy.tenant(org):
+        ExchangeRate.objects.create(
+            organization=org, currency="USD", date=TODAY - datetime.timedelta(days=100), rate="7.0"
+        )
+        ExchangeRate.objects.create(
+            organization=org, currency="USD", date=TODAY - datetime.timedelta(days=10), rate="8.0"
+        )
+    add_invoices(org, buyer, [50], "100.00", currency="USD")  # at 7.0
+    add_invoices(org, buyer, [5], "100.00", currency="USD")  # at 8.0
+    add_invoices(org, buyer, [200], "100.00", currency="USD")  # before any rate: left out
+    add_invoices(org, buyer, [30], "50.00")
+    add_credit_note(org, buyer, 20, "10.00")
+    add_payment(org, buyer, 15, "40.00")
+    run = recompute(org)
+    with tenancy.tenant(org):
+        row = CustomerAnalytics.objects.get(customer=buyer)
+    assert row.revenue_12m == Decimal("700.00") + Decimal("800.00") + Decimal("50.00") - Decimal("10.00")
+    assert row.cash_12m == Decimal("40.00")
+    assert row.purchases == 3
+    assert run.warnings == [
+        {
+            "code": "missing_rate",
+            "kind": "invoice",
+            "currency": "USD",
+            "count": "1",
+            "first_date": str(TODAY - datetime.timedelta(days=200)),
+        }
+    ]
+
+
+def test_archived_customers_and_other_tenants_are_left_out(org, outsider_org):
+    kept = CustomerFactory(organization=org, name="kept")
+    archived = CustomerFactory(organization=org, name="archived", status="archived")
+    foreign = CustomerFactory(organization=outsider_org, name="foreign")
+    for customer, owner in ((kept, org), (archived, org), (foreign, outsider_org)):
+        add_invoices(owner, customer, [10, 40, 70], "900.00")
+    run = recompute(org)
+    assert run.customers == 1
+    with tenancy.tenant(org):
+        assert list(CustomerAnalytics.objects.values_list("customer_id", flat=True)) == [kept.pk]
+    assert CustomerAnalytics.unscoped.filter(organization=outsider_org).count() == 0
+    with tenancy.tenant(outsider_org):
+        assert Customer.objects.get(pk=foreign.pk).abc_class == ""
+
+
+def test_lifecycle_changes_are_kept_in_history_and_noted_on_the_timeline_from_the_second_run(org):
+    buyer = CustomerFactory(organization=org, name="one purchase")
+    portfolio(org, 20)
+    add_invoices(org, buyer, [5])
+    recompute(org, TODAY - datetime.timedelta(days=1))
+    with tenancy.tenant(org):
+        assert ClassChange.objects.filter(
+            customer=buyer, field="lifecycle_stage", new_value="first_purchase"
+        ).exists()
+        assert not Interaction.objects.filter(customer=buyer).exists()  # the first run learns stages
+    add_invoices(org, buyer, [0])
+    recompute(org)
+    with tenancy.tenant(org):
+        assert Customer.objects.get(pk=buyer.pk).lifecycle_stage == "repeat"
+        change = ClassChange.objects.get(customer=buyer, field="lifecycle_stage", date=TODAY)
+        assert (change.old_value, change.new_value) == ("first_purchase", "repeat")
+        note = Interaction.objects.get(customer=buyer)
+        assert note.summary == "Lifecycle stage: First purchase → Repeat"
+        assert AuditEvent.objects.filter(action="customer.classified", customer_id=buyer.pk).count() == 2
+
+
+def test_a_run_that_is_already_running_is_not_started_twice(org):
+    portfolio(org, 12)
+    with tenancy.tenant(org):
+        AnalyticsRun.objects.create(date=TODAY, status="running", started_at=timezone.now())
+    assert recompute(org) is None
+    with tenancy.tenant(org):
+        AnalyticsRun.objects.filter(date=TODAY).update(
+            started_at=timezone.now() - datetime.timedelta(hours=2)
+        )
+    assert recompute(org).status == "done"  # a stale claim (a dead worker) is taken over

@@ -194,8 +194,10 @@ def test_commands_reject_bad_input(db):
     assert not Organization.objects.filter(slug="bad").exists()
 
 
-def test_seed_demo_builds_a_usable_organization_once(db):
-    _call("seed_demo")
+def test_seed_demo_builds_a_usable_organization_once(db, django_capture_on_commit_callbacks):
+    # The callbacks run after the command's transaction, outside its tenant context, as in `make run`.
+    with django_capture_on_commit_callbacks(execute=True):
+        _call("seed_demo")
     org = Organization.objects.get(slug="demo")
     from crm.models import Customer, Interaction
 
@@ -209,4 +211,13 @@ def test_seed_demo_builds_a_usable_organization_once(db):
         assert LimitRequest.objects.filter(status="pending").count() == 1
         assert FinancialStatement.objects.count() == 3
         assert CreditHold.objects.filter(reason="manual", released_at__isnull=True).exists()
+        from analytics.models import AnalyticsRun, ChurnAlert, CustomerAnalytics
+
+        run = AnalyticsRun.objects.get()
+        assert run.status == "done" and "error" not in run.models_fit["bgnbd"]
+        assert CustomerAnalytics.objects.filter(clv__isnull=False).count() >= 20
+        assert sum(1 for size in run.summary["cohorts"]["sizes"] if size) >= 6  # several cohorts
+        assert run.summary["lifecycle"].get("churned", 0) >= 3  # some churners
+        assert ChurnAlert.objects.filter(outcome="pending").exists()
+        assert ChurnAlert.objects.exclude(outcome="pending").exists()
     assert "not seeding" in _call("seed_demo", "--if-empty")
