@@ -5,7 +5,7 @@ Fader, Hardie and Lee, "Counting Your Customers the Easy Way: An Alternative to 
 Model" (Marketing Science, 2005) and "RFM and CLV: Using Iso-Value Curves for Customer Base
 Analysis" (Journal of Marketing Research, 2005); `clv` follows the `customer_lifetime_value` of the
 lifetimes package. Both models are fitted by maximum likelihood on log-parameters (so they stay
-positive) with L-BFGS-B and analytic gradients; likelihoods are computed in log space.
+positive) with BFGS and analytic gradients; likelihoods are computed in log space.
 
 A customer's history is summarised in "units" of time (a week by default): `frequency` is the number
 of repeat purchase days, `recency` the time from the first to the last purchase, `T` the time from
@@ -24,7 +24,7 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 
 MIN_CUSTOMERS = 10
 DAYS_PER_MONTH = 30.0
-# Log-parameters are kept within these bounds, so exp() of them never overflows.
+# Log-parameters are clipped to these bounds, so exp() of them never overflows.
 _LOG_PARAM_BOUNDS = (-20.0, 20.0)
 # Largest gradient (of the mean log-likelihood per customer) accepted when the optimizer stops early.
 _ACCEPTED_GRADIENT = 1e-4
@@ -158,7 +158,7 @@ def bgnbd_fit(
 
     `weights` (optional) counts how many customers each row stands for. Identical histories are
     merged before fitting, so the cost grows with the number of distinct histories. Raises FitError
-    with fewer than 10 customers or when no proper maximum is found.
+    with fewer than 10 customers, without any repeat purchase, or when no proper maximum is found.
     """
     x, t_x, t_end = _history(frequency, recency, T)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -169,85 +169,116 @@ def bgnbd_fit(
         raise FitError(
             f"The purchase model needs at least {MIN_CUSTOMERS} customers; there are {customers:g}."
         )
-
-    histories, inverse = np.unique(np.column_stack((x, t_x, t_end)), axis=0, return_inverse=True)
-    w = np.bincount(inverse.ravel(), weights=w, minlength=histories.shape[0])
-    x, t_x, t_end = histories[:, 0], histories[:, 1], histories[:, 2]
-
-    # Constant per-history terms, computed once.
-    repeat = x > 0
-    x_minus_1 = x - 1.0
+    if not np.any((x > 0) & (w > 0)):
+        raise FitError("The purchase model needs some repeat purchases; no customer has bought twice.")
+    histories = _BgNbdHistories.of(x, t_x, t_end, w)
 
     def negative_mean_ll(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = np.exp(log_params)
-        ll, gradient = _bgnbd_ll_and_gradient(r, alpha, a, b, x, t_x, t_end, repeat, x_minus_1, w)
+        # Clipped so that exp() cannot overflow; outside the clip the gradient is zero.
+        clipped = np.clip(log_params, *_LOG_PARAM_BOUNDS)
+        params = np.exp(clipped)
+        ll, gradient = _bgnbd_ll_and_gradient(*params, histories)
         # Gradient with respect to the log-parameters (chain rule), per customer for conditioning.
-        return -ll / customers, -gradient * np.array([r, alpha, a, b]) / customers
+        gradient = gradient * params * (clipped == log_params)
+        return -ll / customers, -gradient / customers
 
-    mean_t = float(np.average(t_end, weights=w))
-    starts = [np.log([1.0, max(mean_t, 1e-6), 1.0, 1.0]), np.log([0.5, max(mean_t, 1e-6) / 4, 0.5, 2.0])]
-    log_params = _maximise(negative_mean_ll, starts, dimensions=4, model="purchase (BG/NBD)")
+    mean_t = max(float(np.sum(histories.weight * histories.t_end)) / customers, 1e-6)
+    starts = [np.log([1.0, mean_t, 1.0, 1.0]), np.log([0.5, mean_t / 4, 0.5, 2.0])]
+    log_params = _maximise(negative_mean_ll, starts, model="purchase (BG/NBD)")
     r, alpha, a, b = (float(value) for value in np.exp(log_params))
-    ll, _ = _bgnbd_ll_and_gradient(r, alpha, a, b, x, t_x, t_end, repeat, x_minus_1, w)
-    return BgNbdParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=float(ll))
+    ll, _ = _bgnbd_ll_and_gradient(r, alpha, a, b, histories)
+    return BgNbdParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=ll)
 
 
-def _bgnbd_terms(
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    t_end: np.ndarray,
-    repeat: np.ndarray,
-    x_minus_1: np.ndarray,
-) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Per-customer log-likelihood (FHL 2005, eq. 6) and the pieces the gradient reuses.
+@dataclass(frozen=True)
+class _BgNbdHistories:
+    """Distinct (x, t_x, T) with the number of customers of each, and the distinct frequencies.
+
+    The gamma-function terms of the likelihood depend on x alone, so they are evaluated once per
+    distinct frequency (a few dozen) rather than once per history.
+    """
+
+    x: np.ndarray
+    t_x: np.ndarray
+    t_end: np.ndarray
+    weight: np.ndarray
+    repeat: np.ndarray
+    x_minus_1: np.ndarray
+    frequencies: np.ndarray
+    frequency_weight: np.ndarray
+    total_weight: float
+
+    @classmethod
+    def of(cls, x: np.ndarray, t_x: np.ndarray, t_end: np.ndarray, weight: np.ndarray) -> _BgNbdHistories:
+        # One integer key per history from the codes of each column: much faster than unique rows.
+        frequencies, x_code = np.unique(x, return_inverse=True)
+        recencies, t_x_code = np.unique(t_x, return_inverse=True)
+        ages, t_end_code = np.unique(t_end, return_inverse=True)
+        key = (x_code * recencies.size + t_x_code) * ages.size + t_end_code
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        history_weight = np.bincount(inverse, weights=weight, minlength=first.size)
+        history_x = x[first]
+        return cls(
+            x=history_x,
+            t_x=t_x[first],
+            t_end=t_end[first],
+            weight=history_weight,
+            repeat=history_x > 0,
+            x_minus_1=history_x - 1.0,
+            frequencies=frequencies,
+            frequency_weight=np.bincount(x_code, weights=weight, minlength=frequencies.size),
+            total_weight=float(weight.sum()),
+        )
+
+
+def _bgnbd_ll_and_gradient(
+    r: float, alpha: float, a: float, b: float, histories: _BgNbdHistories
+) -> tuple[float, np.ndarray]:
+    """Weighted total log-likelihood (FHL 2005, eq. 6) and its gradient with respect to (r, alpha, a, b).
 
     L = B(a, b+x)/B(a, b) * Gamma(r+x) alpha^r / Gamma(r)
         * [(alpha+T)^-(r+x) + [x > 0] a/(b+x-1) (alpha+t_x)^-(r+x)]
     """
-    r_x = r + x
-    log_alpha_t = np.log(alpha + t_end)
-    log_alpha_tx = np.log(alpha + t_x)
-    a1 = gammaln(r_x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -r_x * log_alpha_t
-    # For x == 0 the second term is absent; b + x - 1 is then only a placeholder.
-    b_x_1 = np.where(repeat, b + x_minus_1, 1.0)
-    a4 = np.where(repeat, np.log(a) - np.log(b_x_1) - r_x * log_alpha_tx, -np.inf)
-    log_mix = np.logaddexp(a3, a4)
-    return a1 + a2 + log_mix, (r_x, log_alpha_t, log_alpha_tx, a3, a4, log_mix, b_x_1)
-
-
-def _bgnbd_ll_and_gradient(
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    t_end: np.ndarray,
-    repeat: np.ndarray,
-    x_minus_1: np.ndarray,
-    w: np.ndarray,
-) -> tuple[float, np.ndarray]:
-    """Weighted total log-likelihood and its gradient with respect to (r, alpha, a, b)."""
-    ll, (r_x, log_alpha_t, log_alpha_tx, a3, a4, log_mix, b_x_1) = _bgnbd_terms(
-        r, alpha, a, b, x, t_x, t_end, repeat, x_minus_1
+    h = histories
+    n = h.total_weight
+    k, nk = h.frequencies, h.frequency_weight
+    # Gamma-function terms, summed per distinct frequency.
+    ll_gamma = np.sum(nk * (gammaln(r + k) + gammaln(b + k) - gammaln(a + b + k))) + n * (
+        gammaln(a + b) - gammaln(r) - gammaln(b) + r * np.log(alpha)
     )
-    # Shares of the two terms of the mixture in the likelihood (w4 is 0 when x == 0).
-    w3 = np.exp(a3 - log_mix)
-    w4 = np.exp(a4 - log_mix)
+    digamma_abk = digamma(a + b + k)
+    sum_digamma_rk = np.sum(nk * digamma(r + k))
+    sum_digamma_bk = np.sum(nk * digamma(b + k))
+    sum_digamma_abk = np.sum(nk * digamma_abk)
+
+    # The mixture of "still alive at T" and "dropped out after the last purchase", per history.
+    r_x = r + h.x
+    log_alpha_t = np.log(alpha + h.t_end)
+    log_alpha_tx = np.log(alpha + h.t_x)
+    alive = -r_x * log_alpha_t
+    # For x == 0 the second term is absent; b + x - 1 is then only a placeholder.
+    b_x_1 = np.where(h.repeat, b + h.x_minus_1, 1.0)
+    dropped = np.where(h.repeat, np.log(a) - np.log(b_x_1) - r_x * log_alpha_tx, -np.inf)
+    log_mix = np.logaddexp(alive, dropped)
+    # Shares of the two terms in the mixture (the dropped share is 0 when x == 0).
+    alive_share = np.exp(alive - log_mix)
+    dropped_share = -np.expm1(alive - log_mix)
+    w = h.weight
+
+    d_r = (
+        sum_digamma_rk
+        - n * (digamma(r) - np.log(alpha))
+        - np.sum(w * (alive_share * log_alpha_t + dropped_share * log_alpha_tx))
+    )
+    d_alpha = n * r / alpha - np.sum(
+        w * r_x * (alive_share / (alpha + h.t_end) + dropped_share / (alpha + h.t_x))
+    )
     digamma_ab = digamma(a + b)
-    digamma_abx = digamma(a + b + x)
-    d_r = digamma(r_x) - digamma(r) + np.log(alpha) - w3 * log_alpha_t - w4 * log_alpha_tx
-    d_alpha = r / alpha - r_x * (w3 / (alpha + t_end) + w4 / (alpha + t_x))
-    d_a = digamma_ab - digamma_abx + w4 / a
-    d_b = digamma_ab + digamma(b + x) - digamma(b) - digamma_abx - w4 / b_x_1
-    gradient = np.array([w @ d_r, w @ d_alpha, w @ d_a, w @ d_b])
-    return float(w @ ll), gradient
+    weighted_dropped = np.sum(w * dropped_share)
+    d_a = n * digamma_ab - sum_digamma_abk + weighted_dropped / a
+    d_b = n * (digamma_ab - digamma(b)) + sum_digamma_bk - sum_digamma_abk - np.sum(w * dropped_share / b_x_1)
+    ll = float(ll_gamma + np.sum(w * log_mix))
+    return ll, np.array([d_r, d_alpha, d_a, d_b])
 
 
 def bgnbd_expected_purchases(
@@ -372,18 +403,19 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary: ArrayLike) -> GammaGammaPara
         return ll, px, log_xm_v
 
     def negative_mean_ll(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        p, q, v = np.exp(log_params)
+        clipped = np.clip(log_params, *_LOG_PARAM_BOUNDS)
+        p, q, v = np.exp(clipped)
         ll, px, log_xm_v = terms(p, q, v)
         digamma_pxq = digamma(px + q)
         d_p = np.sum(x * (digamma_pxq - digamma(px) + log_m + log_x - log_xm_v))
         d_q = np.sum(digamma_pxq - digamma(q) + np.log(v) - log_xm_v)
         d_v = np.sum(q / v - (px + q) / (x_m + v))
-        gradient = np.array([d_p * p, d_q * q, d_v * v])
+        gradient = np.array([d_p * p, d_q * q, d_v * v]) * (clipped == log_params)
         return -float(ll.sum()) / x.size, -gradient / x.size
 
     mean_spend = float(m.mean())
     starts = [np.log([1.0, 2.0, mean_spend]), np.log([1.0, 1.0, 1.0]), np.log([5.0, 5.0, mean_spend])]
-    log_params = _maximise(negative_mean_ll, starts, dimensions=3, model="spend (Gamma-Gamma)")
+    log_params = _maximise(negative_mean_ll, starts, model="spend (Gamma-Gamma)")
     p, q, v = (float(value) for value in np.exp(log_params))
     if q <= 1.0:
         raise FitError(
@@ -473,33 +505,27 @@ def _maximise(
     negative_mean_ll: Callable[[np.ndarray], tuple[float, np.ndarray]],
     starts: list[np.ndarray],
     *,
-    dimensions: int,
     model: str,
 ) -> np.ndarray:
-    """Log-parameters minimising `negative_mean_ll`, best of the `starts` (L-BFGS-B, analytic gradient)."""
-    best: np.ndarray | None = None
-    best_value = np.inf
+    """Log-parameters minimising `negative_mean_ll` (BFGS with the analytic gradient).
+
+    Tries the `starts` in turn and keeps the first that converges. BFGS rather than L-BFGS-B: on a
+    handful of parameters L-BFGS-B's own linear algebra can cost more than the likelihood (OpenBLAS
+    threads), and the objectives clip their log-parameters, so no bounds are needed.
+    """
     failures: list[str] = []
     for start in starts:
         with np.errstate(all="ignore"):
             result = minimize(
-                negative_mean_ll,
-                start,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[_LOG_PARAM_BOUNDS] * dimensions,
-                options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+                negative_mean_ll, start, jac=True, method="BFGS", options={"maxiter": 1000, "gtol": 1e-9}
             )
         if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
             failures.append("non-finite likelihood")
             continue
-        # L-BFGS-B stops "abnormally" when the line search cannot improve within floating-point
-        # precision, typically on a flat ridge of the likelihood; a near-zero gradient means a maximum.
+        # BFGS reports "precision loss" when the line search cannot improve within floating-point
+        # precision, e.g. on a flat ridge of the likelihood; a near-zero gradient still means a maximum.
         if not result.success and np.max(np.abs(result.jac)) > _ACCEPTED_GRADIENT:
             failures.append(str(result.message).strip() or "stopped early")
             continue
-        if result.fun < best_value:
-            best, best_value = result.x, float(result.fun)
-    if best is None:
-        raise FitError(f"The {model} model did not converge: {'; '.join(failures) or 'no result'}.")
-    return best
+        return np.clip(result.x, *_LOG_PARAM_BOUNDS)
+    raise FitError(f"The {model} model did not converge: {'; '.join(failures) or 'no result'}.")
