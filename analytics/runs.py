@@ -238,9 +238,7 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
     # Classifications on the customer, with their history and the lifecycle on the timeline.
     current = {
         pk: (abc, stage)
-        for pk, abc, stage in Customer.objects.filter(pk__in=[int(i) for i in frame.index]).values_list(
-            "pk", "abc_class", "lifecycle_stage"
-        )
+        for pk, abc, stage in Customer.objects.values_list("pk", "abc_class", "lifecycle_stage")
     }
     wanted: dict[int, dict[str, str]] = {}
     changes: list[ClassChange] = []
@@ -271,10 +269,11 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
                 )
             if values:
                 wanted[customer_id] = values
-    changes += [
-        _change(organization.pk, customer_id, "segment", old, new, run_date)
-        for customer_id, old, new in segment_changes
-    ]
+    if not first_run:  # a first run learns every segment: nothing changed
+        changes += [
+            _change(organization.pk, customer_id, "segment", old, new, run_date)
+            for customer_id, old, new in segment_changes
+        ]
     customers_classify_many(actor=actor, values=wanted)
     insert_many(
         ClassChange,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -112,13 +114,24 @@ def insert_values(
         cursor.execute(
             f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
         )
-        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-            for row in rows:
+        # CSV through the C csv writer is several times faster than psycopg's row-by-row COPY; a
+        # quoted empty value is NULL in the nullable columns (FORCE_NULL), as None is written so.
+        nullable = ", ".join(quote(field.column) for field in fields if field.null)
+        options = f"FORMAT csv, FORCE_NULL ({nullable})" if nullable else "FORMAT csv"
+        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN WITH ({options})") as copy:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+            for number, row in enumerate(rows, start=1):
                 if json_positions:
                     row = list(row)
                     for i in json_positions:
                         row[i] = None if row[i] is None else json.dumps(row[i], cls=DjangoJSONEncoder)
-                copy.write_row(row)
+                writer.writerow(row)
+                if number % 20000 == 0:
+                    copy.write(buffer.getvalue())
+                    buffer.seek(0)
+                    buffer.truncate()
+            copy.write(buffer.getvalue())
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}{conflict}")
         cursor.execute(f"DROP TABLE {stage}")
 

@@ -177,3 +177,20 @@ def test_a_run_that_is_already_running_is_not_started_twice(org):
             started_at=timezone.now() - datetime.timedelta(hours=2)
         )
     assert recompute(org).status == "done"  # a stale claim (a dead worker) is taken over
+
+
+def test_dunning_picks_its_policy_by_the_abc_class_the_run_wrote(org):
+    from receivables.dunning import policy_for
+    from receivables.models import DunningPolicy
+
+    big = CustomerFactory(organization=org, name="big")
+    small = CustomerFactory(organization=org, name="small")
+    add_invoices(org, big, [10, 40, 70, 100], "90000.00")
+    add_invoices(org, small, [15, 45], "100.00")
+    recompute(org)
+    with tenancy.tenant(org):
+        gentle = DunningPolicy.objects.create(organization=org, name="Key accounts", abc_classes=["A"], priority=1)
+        standard = DunningPolicy.objects.create(organization=org, name="Standard", is_default=True, priority=9)
+        policies = [gentle, standard]
+        assert policy_for(Customer.objects.get(pk=big.pk), policies) == gentle
+        assert policy_for(Customer.objects.get(pk=small.pk), policies) == standard
