@@ -54,7 +54,7 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore=.venv
 
 # Benchmarks, never run by `make test` or CI: each creates, fills and drops its own PostgreSQL
-# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit) as the owner role
+# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit, kehu_bench_analytics) as the owner role
 # of DATABASE_URL; figures are printed and merged into bench/results.json. See docs/performance.md.
 BENCH_ARGS ?=
 bench: venv
@@ -63,6 +63,7 @@ bench: venv
 	$(PY) bench/import.py $(BENCH_ARGS)
 	$(PY) bench/dunning.py $(BENCH_ARGS)
 	$(PY) bench/credit.py $(BENCH_ARGS)
+	$(PY) bench/analytics.py $(BENCH_ARGS)
 
 # Keeps .venv and the development database (var/kehu.sqlite3).
 clean:
