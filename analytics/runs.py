@@ -166,6 +166,11 @@ def analytics_nightly(*, actor: Actor, run_date: datetime.date) -> dict[str, Any
 
 
 def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetime.date) -> None:
+    """Each customer's figures, classifications, history and timeline notes. A run for a day
+    before the latest finished one is a historical snapshot only: it never overwrites today's
+    figures with older ones."""
+    if AnalyticsRun.objects.filter(status=AnalyticsRun.Status.DONE, date__gt=run_date).exists():
+        return
     organization = actor.organization
     frame = result.customers
     first_run = not AnalyticsRun.objects.filter(status=AnalyticsRun.Status.DONE).exclude(pk=run.pk).exists()

@@ -189,8 +189,34 @@ def test_dunning_picks_its_policy_by_the_abc_class_the_run_wrote(org):
     add_invoices(org, small, [15, 45], "100.00")
     recompute(org)
     with tenancy.tenant(org):
-        gentle = DunningPolicy.objects.create(organization=org, name="Key accounts", abc_classes=["A"], priority=1)
-        standard = DunningPolicy.objects.create(organization=org, name="Standard", is_default=True, priority=9)
+        gentle = DunningPolicy.objects.create(
+            organization=org, name="Key accounts", abc_classes=["A"], priority=1
+        )
+        standard = DunningPolicy.objects.create(
+            organization=org, name="Standard", is_default=True, priority=9
+        )
         policies = [gentle, standard]
         assert policy_for(Customer.objects.get(pk=big.pk), policies) == gentle
         assert policy_for(Customer.objects.get(pk=small.pk), policies) == standard
+
+
+def test_a_run_for_an_earlier_day_is_a_snapshot_only_and_never_overwrites_later_figures(org):
+    portfolio(org, 15)
+    latest = recompute(org)
+    with tenancy.tenant(org):
+        before = list(
+            CustomerAnalytics.objects.order_by("customer_id").values_list(
+                "customer_id", "run_date", "recency_days"
+            )
+        )
+        classes = dict(Customer.objects.values_list("pk", "abc_class"))
+    past = recompute(org, TODAY - datetime.timedelta(days=200))
+    assert past.status == "done" and past.summary["buyers"] > 0 and past.pk != latest.pk
+    with tenancy.tenant(org):
+        after = list(
+            CustomerAnalytics.objects.order_by("customer_id").values_list(
+                "customer_id", "run_date", "recency_days"
+            )
+        )
+        assert after == before
+        assert dict(Customer.objects.values_list("pk", "abc_class")) == classes
