@@ -6,6 +6,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analytics.api import views as analytics_views
 from credit.api import views as credit_views
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
 from finance import views
@@ -43,6 +44,13 @@ router.register("credit/profiles", credit_views.ProfileViewSet, basename="credit
 router.register("credit/limit-requests", credit_views.LimitRequestViewSet, basename="credit-limit-request")
 router.register("credit/statements", credit_views.StatementViewSet, basename="credit-statement")
 router.register("credit/orders", credit_views.OrderViewSet, basename="credit-order")
+router.register(
+    "analytics/customers", analytics_views.CustomerAnalyticsViewSet, basename="analytics-customer"
+)
+router.register("analytics/cohorts", analytics_views.CohortViewSet, basename="analytics-cohorts")
+router.register("analytics/summary", analytics_views.SummaryViewSet, basename="analytics-summary")
+router.register("analytics/runs", analytics_views.RunViewSet, basename="analytics-run")
+router.register("analytics/churn-alerts", analytics_views.ChurnAlertViewSet, basename="analytics-churn-alert")
 
 urlpatterns = [
     path(
@@ -85,5 +93,6 @@ urlpatterns = [
     path("ops/admin/", admin.site.urls),
     path("receivables/", include("receivables.urls")),
     path("credit/", include("credit.urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("crm.urls")),
 ]
