@@ -24,7 +24,7 @@ from analytics.selectors import analytics_policy
 from crm.models import Customer, InteractionKind, LifecycleStage
 from crm.services import TimelineEntry, customers_classify_many, interactions_log_many
 from finance.actors import Actor
-from finance.bulk import insert_many, insert_values
+from finance.bulk import insert_values
 
 logger = logging.getLogger("kehu.analytics")
 
@@ -246,7 +246,7 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
         for pk, abc, stage in Customer.objects.values_list("pk", "abc_class", "lifecycle_stage")
     }
     wanted: dict[int, dict[str, str]] = {}
-    changes: list[ClassChange] = []
+    changes: list[tuple] = []
     timeline: list[TimelineEntry] = []
     with translation.override(organization.language or "en"):
         labels = dict(LifecycleStage.choices)
@@ -280,8 +280,9 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
             for customer_id, old, new in segment_changes
         ]
     customers_classify_many(actor=actor, values=wanted)
-    insert_many(
+    insert_values(
         ClassChange,
+        ["organization", "customer", "field", "old_value", "new_value", "date"],
         changes,
         unique_fields=["organization", "customer", "field", "date"],
         update_fields=["new_value"],
@@ -294,12 +295,6 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
 
 def _change(
     organization_id: int, customer_id: int, field: str, old: str, new: str, day: datetime.date
-) -> ClassChange:
-    return ClassChange(
-        organization_id=organization_id,
-        customer_id=customer_id,
-        field=field,
-        old_value=old or "",
-        new_value=new or "",
-        date=day,
-    )
+) -> tuple:
+    """A ClassChange row for `insert_values`."""
+    return (organization_id, customer_id, field, old or "", new or "", day)

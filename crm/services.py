@@ -16,7 +16,7 @@ from crm.registry import registry
 from crm.validators import normalize_tax_id
 from finance import audit
 from finance.actors import Actor
-from finance.bulk import BulkRowErrors, insert_many
+from finance.bulk import BulkRowErrors, insert_values, update_values
 from finance.models import AuditEvent, Membership, User
 
 CUSTOMER_FIELDS = (
@@ -216,51 +216,63 @@ def customer_set_classification(*, actor: Actor, customer: Customer, **values: s
 
 def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) -> int:
     """Write computed classifications for many customers at once (a nightly analytics run):
-    `values` maps customer id to {field: value}. Only customers whose values differ are updated,
-    one UPDATE per field and value, with one audit event each, inside the caller's transaction.
-    Returns how many customers changed."""
-    fields = {name for wanted in values.values() for name in wanted}
-    unknown = fields - set(CLASSIFICATION_FIELDS)
+    `values` maps customer id to {field: value}. Only customers whose values differ are written,
+    in one bulk UPDATE, with one audit event each, inside the caller's transaction. Returns how
+    many customers changed."""
+    fields = sorted({name for wanted in values.values() for name in wanted})
+    unknown = set(fields) - set(CLASSIFICATION_FIELDS)
     if unknown:
         raise ValueError(f"Not classification fields: {sorted(unknown)}")
     if not values:
         return 0
-    current = {
-        row["pk"]: row
-        for row in Customer.objects.filter(pk__in=list(values)).values("pk", "name", *sorted(fields))
-    }
-    groups: dict[tuple[str, str], list[int]] = {}
+    current = {row[0]: row for row in Customer.objects.values_list("pk", "name", *fields)}
+    updates = []
     events = []
+    now = timezone.now()
+    object_type = Customer._meta.label_lower
     for customer_id, wanted in values.items():
         row = current.get(customer_id)
         if row is None:
             continue
-        changes = {name: [row[name], value] for name, value in wanted.items() if row[name] != value}
+        before = dict(zip(fields, row[2:], strict=True))
+        changes = {name: [before[name], value] for name, value in wanted.items() if before[name] != value}
         if not changes:
             continue
-        for name, (_old, new) in changes.items():
-            groups.setdefault((name, new), []).append(customer_id)
+        after = {**before, **wanted}
+        updates.append((customer_id, *(after[name] for name in fields), now))
         events.append(
-            AuditEvent(
-                organization=actor.organization,
-                actor_user=actor.user,
-                actor_api_key=actor.api_key,
-                action="customer.classified",
-                object_type=Customer._meta.label_lower,
-                object_id=str(customer_id),
-                object_repr=row["name"][:200],
-                customer_id=customer_id,
-                changes=changes,
+            (
+                actor.organization.pk,
+                actor.user_id,
+                actor.api_key.pk if actor.api_key else None,
+                "customer.classified",
+                object_type,
+                str(customer_id),
+                row[1][:200],
+                customer_id,
+                changes,
+                "",
+                now,
             )
         )
-    now = timezone.now()
-    chunk = 5000
-    for (name, value), ids in groups.items():
-        for start in range(0, len(ids), chunk):
-            Customer.objects.filter(pk__in=ids[start : start + chunk]).update(
-                **{name: value, "updated_at": now}
-            )
-    insert_many(AuditEvent, events)
+    update_values(Customer, [*fields, "updated_at"], updates)
+    insert_values(
+        AuditEvent,
+        [
+            "organization",
+            "actor_user",
+            "actor_api_key",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "customer_id",
+            "changes",
+            "request_id",
+            "created_at",
+        ],
+        events,
+    )
     return len(events)
 
 

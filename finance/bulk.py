@@ -155,3 +155,41 @@ def _copy_value(field: Field) -> Callable[[Model], Any]:
 
         return as_json
     return operator.attrgetter(attname)
+
+
+def update_values(
+    model: type[Model], field_names: list[str], rows: Sequence[Sequence[Any]], *, batch_size: int = 5000
+) -> None:
+    """Set `field_names` of many rows at once: each row is (pk, value, value, ...). On PostgreSQL
+    one COPY into a temporary table and one `UPDATE … FROM` it (row-level security applies to the
+    UPDATE); elsewhere `bulk_update`. The caller's transaction holds it together."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    by_name = {field.name: field for field in model._meta.concrete_fields}
+    fields = [by_name[name] for name in field_names]
+    if connection.vendor != "postgresql":
+        objs = []
+        for pk, *values in rows:
+            obj = model(pk=pk)
+            for field, value in zip(fields, values, strict=True):
+                setattr(obj, field.attname, value)
+            objs.append(obj)
+        model._base_manager.bulk_update(objs, field_names, batch_size=batch_size)
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    key = quote(model._meta.pk.column)
+    columns = [key, *(quote(field.column) for field in fields)]
+    stage = quote(f"bulk_update_{model._meta.db_table}")
+    assignments = ", ".join(f"{column} = s.{column}" for column in columns[1:])
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        listed = ", ".join(columns)
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {listed} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {stage} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {stage} AS s WHERE t.{key} = s.{key}")
+        cursor.execute(f"DROP TABLE {stage}")
