@@ -40,7 +40,8 @@ def recompute(org, day=TODAY):
 def rename(customers, prefix: str) -> list[Customer]:
     for index, customer in enumerate(customers):
         customer.name = f"{prefix} {index:03d}"
-        Customer.unscoped.filter(pk=customer.pk).update(name=customer.name)
+        with tenancy.tenant(customer.organization):  # row-level security hides rows outside it
+            Customer.objects.filter(pk=customer.pk).update(name=customer.name)
     return customers
 
 

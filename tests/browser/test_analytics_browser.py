@@ -59,11 +59,11 @@ def books(org: Any, members: dict) -> dict[str, Any]:
     """40 customers of the admin's and 12 of the rep's with two years of invoices, computed."""
     theirs = portfolio(org, 40, seed=3, owner=members["admin"])
     mine = portfolio(org, 12, seed=5, owner=members["sales_rep"])
-    for index, customer in enumerate(mine):
-        Customer.unscoped.filter(pk=customer.pk).update(name=f"Rep customer {index:02d}")
-    for customer, name in zip(theirs, NAMES, strict=False):
-        Customer.unscoped.filter(pk=customer.pk).update(name=name)
-    with tenancy.tenant(org):
+    with tenancy.tenant(org):  # row-level security hides rows outside it
+        for index, customer in enumerate(mine):
+            Customer.objects.filter(pk=customer.pk).update(name=f"Rep customer {index:02d}")
+        for customer, name in zip(theirs, NAMES, strict=False):
+            Customer.objects.filter(pk=customer.pk).update(name=name)
         run = analytics_recompute(actor=Actor.system(org), run_date=TODAY)
     assert run.status == "done"
     return {"theirs": theirs, "mine": mine}
