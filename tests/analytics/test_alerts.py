@@ -114,3 +114,24 @@ def test_alerts_stay_inside_their_tenant(org, outsider_org):
     with tenancy.tenant(outsider_org):
         assert ChurnAlert.objects.count() == 0
     assert ChurnAlert.unscoped.filter(organization=outsider_org).count() == 0
+
+
+def test_the_scheduled_jobs_run_per_tenant_through_the_job_runner_once_a_day(org, outsider_org):
+    from django.core.management import call_command
+
+    from analytics.models import AnalyticsRun
+    from finance.jobs import JOBS, job_run
+    from finance.models import JobRun
+    from tests.analytics.conftest import portfolio
+
+    assert {"analytics_nightly", "churn_alerts"} <= set(JOBS)
+    portfolio(org, 14)
+    portfolio(outsider_org, 14)
+    call_command("run_job", "analytics_nightly", "--org", org.slug, "--date", TODAY.isoformat())
+    with tenancy.tenant(org):
+        assert AnalyticsRun.objects.get().status == "done"
+        assert JobRun.objects.get(job="analytics_nightly").status == "done"
+    with tenancy.tenant(outsider_org):
+        assert not AnalyticsRun.objects.exists()
+    run = job_run(organization=org, job_name="churn_alerts", run_date=TODAY)
+    assert run.status == "done" and "raised" in run.result
