@@ -24,6 +24,7 @@ VIEW_ACTIONS = frozenset(
         "collections.view",
         "credit.view",
         "analytics.view",
+        "experience.view",
     }
 )
 ACTIONS = VIEW_ACTIONS | {
@@ -61,7 +62,19 @@ ACTIONS = VIEW_ACTIONS | {
     "analytics.portfolio",
     "analytics.run",
     "analytics.policy",
+    "survey.manage",
+    "survey.send",
+    "feedback.change",
+    "service.work",
+    "service.policy",
+    "loyalty.manage",
+    "loyalty.redeem",
+    "loyalty.adjust",
+    "education.change",
 }
+
+# Working the relationship: feedback, service requests, education (sales reps on their own customers).
+_EXPERIENCE_WORK = {"feedback.change", "service.work", "education.change"}
 
 # The whole portfolio's analytics (dashboard, cohorts, summary, exports): everyone but sales reps,
 # who see the figures of their own customers only.
@@ -102,15 +115,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | {"customer.archive", "customer.assign_owner", "jobs.run", "writeoff.approve", "collections.assign"}
     | {"credit.approve", "credit.manage"}
     | _PORTFOLIO
-    | {"analytics.run", "analytics.policy"},
+    | {"analytics.run", "analytics.policy"}
+    | _EXPERIENCE_WORK
+    | {"survey.manage", "survey.send", "loyalty.manage", "loyalty.redeem", "loyalty.adjust"},
     "ar_clerk": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
     | _COLLECTION_WORK
     | _CREDIT_INPUT
-    | _PORTFOLIO,
+    | _PORTFOLIO
+    | _EXPERIENCE_WORK
+    | {"survey.send", "loyalty.redeem"},
     # A rep hears the complaint first: they may open a dispute on their own customers' invoices.
-    "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"},
+    "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"} | _EXPERIENCE_WORK,
     "auditor": VIEW_ACTIONS | {"audit.view"} | _PORTFOLIO,
     "api_read": VIEW_ACTIONS | _PORTFOLIO,
     "api_write": VIEW_ACTIONS
@@ -119,7 +136,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | {"promise.record", "dispute.open", "dispute.resolve"}
     | _CREDIT_INPUT
     | {"customer.archive", "customer.assign_owner", "webhook.manage"}
-    | _PORTFOLIO,
+    | _PORTFOLIO
+    | _EXPERIENCE_WORK
+    | {"loyalty.redeem"},
 }
 
 # Roles that see only the customers they own (and those customers' relationship data).

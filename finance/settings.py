@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "crm",
     "receivables",
     "credit",
+    "experience",
     "analytics",
 ]
 

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from analytics.api import views as analytics_views
 from credit.api import views as credit_views
 from crm.api.views import ContactViewSet, CustomerViewSet, FollowUpViewSet, InteractionViewSet
+from experience.api import education_routes, loyalty_routes, service_routes, surveys_routes
 from finance import views
 from finance.api.views import AuditEventViewSet, OrganizationViewSet, WebhookEndpointViewSet
 from finance.converters import IdConverter
@@ -44,6 +45,9 @@ router.register("credit/profiles", credit_views.ProfileViewSet, basename="credit
 router.register("credit/limit-requests", credit_views.LimitRequestViewSet, basename="credit-limit-request")
 router.register("credit/statements", credit_views.StatementViewSet, basename="credit-statement")
 router.register("credit/orders", credit_views.OrderViewSet, basename="credit-order")
+for _routes in (surveys_routes, service_routes, loyalty_routes, education_routes):
+    for _prefix, _viewset, _basename in _routes.ROUTES:
+        router.register(_prefix, _viewset, basename=_basename)
 router.register(
     "analytics/customers", analytics_views.CustomerAnalyticsViewSet, basename="analytics-customer"
 )
@@ -93,6 +97,8 @@ urlpatterns = [
     path("ops/admin/", admin.site.urls),
     path("receivables/", include("receivables.urls")),
     path("credit/", include("credit.urls")),
+    path("experience/", include("experience.urls")),
+    path("s/", include("experience.public_urls")),
     path("analytics/", include("analytics.urls")),
     path("", include("crm.urls")),
 ]

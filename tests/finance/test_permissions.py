@@ -53,6 +53,16 @@ EXPECTED = {
     "analytics.portfolio":    "Y     Y    Y   Y     -    Y       Y        Y",
     "analytics.run":          "Y     Y    Y   -     -    -       -        -",
     "analytics.policy":       "Y     Y    Y   -     -    -       -        -",
+    "experience.view":        "Y     Y    Y   Y     Y    Y       Y        Y",
+    "survey.manage":          "Y     Y    Y   -     -    -       -        -",
+    "survey.send":            "Y     Y    Y   Y     -    -       -        -",
+    "feedback.change":        "Y     Y    Y   Y     Y    -       -        Y",
+    "service.work":           "Y     Y    Y   Y     Y    -       -        Y",
+    "service.policy":         "Y     Y    -   -     -    -       -        -",
+    "loyalty.manage":         "Y     Y    Y   -     -    -       -        -",
+    "loyalty.redeem":         "Y     Y    Y   Y     -    -       -        Y",
+    "loyalty.adjust":         "Y     Y    Y   -     -    -       -        -",
+    "education.change":       "Y     Y    Y   Y     Y    -       -        Y",
 }
 # fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]

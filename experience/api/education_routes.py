@@ -1,0 +1,7 @@
+"""API routes of the education part: (prefix, viewset, basename), registered by finance/urls.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROUTES: list[tuple[str, Any, str]] = []

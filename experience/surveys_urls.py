@@ -1,0 +1,7 @@
+"""Browser routes of the surveys part, included by experience/urls.py (app_name "experience")."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
