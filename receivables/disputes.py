@@ -24,7 +24,7 @@ from finance import audit, webhooks
 from finance.actors import Actor
 from finance.models import Membership, User
 from finance.money import format_amount, parse_amount
-from receivables import services
+from receivables import services, signals
 from receivables.models import ZERO, Dispute, Invoice
 
 UPDATABLE_FIELDS = {"status", "owner", "target_date", "description"}
@@ -310,6 +310,7 @@ def dispute_resolve(
     webhooks.emit(
         event="dispute.resolved", event_id=f"dispute.resolved:{dispute.pk}", payload=dispute_payload(dispute)
     )
+    signals.emit_after_commit(signals.dispute_resolved, dispute=dispute)
     return dispute
 
 
@@ -347,4 +348,5 @@ def dispute_reject(*, actor: Actor, dispute: Dispute, resolution: str) -> Disput
     webhooks.emit(
         event="dispute.resolved", event_id=f"dispute.resolved:{dispute.pk}", payload=dispute_payload(dispute)
     )
+    signals.emit_after_commit(signals.dispute_resolved, dispute=dispute)
     return dispute

@@ -11,6 +11,7 @@ from finance import tenancy
 invoice_created = Signal()  # invoice
 invoice_settled = Signal()  # invoice: outstanding reached zero through allocations or write-offs
 payment_recorded = Signal()  # payment
+dispute_resolved = Signal()  # dispute: closed, resolved with a credit note or rejected
 
 
 def emit_after_commit(signal: Signal, **kwargs: Any) -> None:
