@@ -29,9 +29,13 @@ CHURN_WEIGHTS = {
     "amount_decline": 15,
     "payment_slowdown": 15,
     "open_disputes": 15,
+    "satisfaction": 15,
+    "service_issues": 10,
+    "loyalty_activity": 5,
 }
 SLOWDOWN_FULL_DAYS = 30.0  # days-late trend at which the payment slowdown counts in full
 DISPUTES_FULL = 2  # open disputes at which the factor counts in full
+SERVICE_ISSUES_FULL = 3  # breaches, complaints and reopenings in 91 days that count in full
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,20 @@ def churn_risk(frame: pd.DataFrame) -> tuple[np.ndarray, list[list[dict[str, Any
     factors["payment_slowdown"] = (trend, np.where(has, np.clip(trend / SLOWDOWN_FULL_DAYS, 0, 1), 0), has)
     disputes = frame["open_disputes"].to_numpy(float)
     factors["open_disputes"] = (disputes, np.clip(disputes / DISPUTES_FULL, 0, 1), np.ones(n, bool))
+    # From the experience app; columns absent (or NaN) mean no surveys, requests or points.
+    satisfaction = frame["satisfaction"].to_numpy(float) if "satisfaction" in frame else np.full(n, np.nan)
+    has = ~np.isnan(satisfaction)
+    factors["satisfaction"] = (satisfaction, np.where(has, np.clip(1 - satisfaction, 0, 1), 0), has)
+    issues = frame["service_issues"].to_numpy(float) if "service_issues" in frame else np.full(n, np.nan)
+    has = ~np.isnan(issues)
+    factors["service_issues"] = (issues, np.where(has, np.clip(issues / SERVICE_ISSUES_FULL, 0, 1), 0), has)
+    expired = (
+        frame["points_expired_share"].to_numpy(float)
+        if "points_expired_share" in frame
+        else np.full(n, np.nan)
+    )
+    has = ~np.isnan(expired)
+    factors["loyalty_activity"] = (expired, np.where(has, np.clip(expired, 0, 1), 0), has)
 
     bought = frame["purchases"].to_numpy() > 0
     weight_sum = np.zeros(n)
@@ -380,6 +398,9 @@ def compute(ledger: Ledger, params: Params, progress: Any = None) -> Result:
     frame["revenue_baseline_q"] = baseline_g["cents"].sum().reindex(ids, fill_value=0).to_numpy() / 4
     frame["open_disputes"] = ledger.open_disputes
     frame["delay_trend"] = ledger.delay_trend
+    for column in ("satisfaction", "service_issues", "points_expired_share"):
+        values = getattr(ledger, column)
+        frame[column] = values if len(values) == len(ids) else np.nan
     frame["overdue_cents"] = ledger.overdue_cents
     bought = frame["purchases"] > 0
     frame["recency_days"] = np.where(bought, today - frame["last_day"].fillna(today), np.nan)

@@ -27,6 +27,7 @@ from django.db.models import (
     Max,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
@@ -65,6 +66,12 @@ class Ledger:
     overdue_cents: np.ndarray  # aligned with customer_ids
     open_disputes: np.ndarray  # aligned with customer_ids
     delay_trend: np.ndarray  # days, NaN when unknown; aligned with customer_ids
+    # From the experience app (NaN when the customer has no such data): mean satisfaction 0-1 over
+    # 12 months, service issues in 90 days, and the share of 12 months' earned loyalty points left
+    # to expire.
+    satisfaction: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    service_issues: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    points_expired_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warnings: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -247,6 +254,66 @@ def _delay_trend(today: datetime.date, rates: _Rates) -> dict[int, float]:
     return {int(k): float(v) for k, v in trend.items()}
 
 
+def _experience_signals(today: datetime.date) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+    """Satisfaction, service issues and loyalty activity per customer, from the experience app's
+    records (a few grouped queries; analytics comes after experience, so it may read them)."""
+    from experience.models import PointsEntry, ServiceRequest, SurveyResponse
+
+    year_ago = today - datetime.timedelta(days=365)
+    quarter_ago = today - datetime.timedelta(days=91)
+    satisfaction: dict[int, float] = {}
+    rows = (
+        SurveyResponse.objects.filter(customer__status=CustomerStatus.ACTIVE, responded_at__date__gt=year_ago)
+        .order_by()
+        .values("customer_id", "survey__kind")
+        .annotate(total=Sum("score"), count=Count("pk"))
+    )
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in rows:
+        # NPS 0-10 → score / 10; CSAT 1-5 → (score - 1) / 4; averaged over all responses.
+        if row["survey__kind"] == "nps":
+            normalised = row["total"] / 10
+        else:
+            normalised = (row["total"] - row["count"]) / 4
+        sums[row["customer_id"]][0] += normalised
+        sums[row["customer_id"]][1] += row["count"]
+    satisfaction = {customer: total / count for customer, (total, count) in sums.items() if count}
+    service = dict(
+        ServiceRequest.objects.filter(customer__status=CustomerStatus.ACTIVE, opened_at__date__gt=year_ago)
+        .order_by()
+        .values("customer_id")
+        .annotate(
+            issues=Count("pk", filter=Q(opened_at__date__gt=quarter_ago, first_response_breached=True))
+            + Count("pk", filter=Q(opened_at__date__gt=quarter_ago, resolution_breached=True))
+            + Count("pk", filter=Q(opened_at__date__gt=quarter_ago, category="complaint"))
+            + Sum("reopen_count", filter=Q(opened_at__date__gt=quarter_ago), default=0)
+        )
+        .values_list("customer_id", "issues")
+    )
+    earned = dict(
+        PointsEntry.objects.filter(
+            kind__in=["earned", "bonus"], date__gt=year_ago - datetime.timedelta(days=365)
+        )
+        .order_by()
+        .values("customer_id")
+        .annotate(points=Sum("points"))
+        .values_list("customer_id", "points")
+    )
+    expired = dict(
+        PointsEntry.objects.filter(kind="expired", date__gt=year_ago)
+        .order_by()
+        .values("customer_id")
+        .annotate(points=Sum("points"))
+        .values_list("customer_id", "points")
+    )
+    loyalty = {
+        customer: min(1.0, -expired.get(customer, 0) / points)
+        for customer, points in earned.items()
+        if points > 0
+    }
+    return satisfaction, {k: float(v) for k, v in service.items()}, loyalty
+
+
 def _aligned(customer_ids: np.ndarray, values: dict[int, float], dtype: type, fill: float) -> np.ndarray:
     result = np.full(len(customer_ids), fill, dtype=dtype)
     if values:
@@ -318,6 +385,7 @@ def ledger_load(today: datetime.date) -> Ledger:
         .values_list("customer_id", "n")
     )
     trend = _delay_trend(today, rates)
+    satisfaction, service, loyalty = _experience_signals(today)
     return Ledger(
         today=today,
         customer_ids=customer_ids,
@@ -328,5 +396,8 @@ def ledger_load(today: datetime.date) -> Ledger:
         overdue_cents=_aligned(customer_ids, overdue, np.int64, 0),
         open_disputes=_aligned(customer_ids, disputes, np.int64, 0),
         delay_trend=_aligned(customer_ids, trend, np.float64, np.nan),
+        satisfaction=_aligned(customer_ids, satisfaction, np.float64, np.nan),
+        service_issues=_aligned(customer_ids, service, np.float64, np.nan),
+        points_expired_share=_aligned(customer_ids, loyalty, np.float64, np.nan),
         warnings=warnings,
     )

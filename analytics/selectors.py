@@ -23,6 +23,9 @@ CHURN_FACTOR_LABELS = {
     "amount_decline": gettext_lazy("Purchase amount against its own baseline"),
     "payment_slowdown": gettext_lazy("Payment slowdown"),
     "open_disputes": gettext_lazy("Open disputes"),
+    "satisfaction": gettext_lazy("Satisfaction"),
+    "service_issues": gettext_lazy("Service issues"),
+    "loyalty_activity": gettext_lazy("Loyalty activity"),
 }
 
 
@@ -105,6 +108,21 @@ def explain_churn(factors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             reason = _(
                 "Days late changed by %(value)s days between the last two quarters: %(points)s points."
             ) % {**names, "value": f"{Decimal(str(value)):+.1f}"}
+        elif key == "satisfaction":
+            reason = _("Average satisfaction over 12 months is %(value)s%%: %(points)s points.") % {
+                **names,
+                "value": f"{Decimal(str(value)) * 100:.0f}",
+            }
+        elif key == "service_issues":
+            reason = _(
+                "%(value)s service issues in 91 days (late responses or resolutions, complaints, "
+                "reopenings): %(points)s points."
+            ) % {**names, "value": int(value or 0)}
+        elif key == "loyalty_activity":
+            reason = _("%(value)s%% of the loyalty points earned were left to expire: %(points)s points.") % {
+                **names,
+                "value": f"{Decimal(str(value)) * 100:.0f}",
+            }
         else:
             reason = _("%(value)s open disputes: %(points)s points.") % {**names, "value": int(value or 0)}
         explained.append(

@@ -106,6 +106,9 @@ def test_a_steady_customer_has_a_low_churn_risk_and_every_factor_explained():
         "amount_decline",
         "payment_slowdown",
         "open_disputes",
+        "satisfaction",
+        "service_issues",
+        "loyalty_activity",
     ]
     assert factors[0][0]["points"] == 3.5
 
@@ -129,6 +132,9 @@ def test_decline_slowdown_and_disputes_raise_the_risk():
         "amount_decline": 15.0,
         "payment_slowdown": 7.5,
         "open_disputes": 7.5,
+        "satisfaction": None,  # no surveys, requests or points: left out
+        "service_issues": None,
+        "loyalty_activity": None,
     }
 
 
@@ -143,7 +149,23 @@ def test_factors_without_data_are_left_out_and_the_rest_reweighted():
         )
     )
     assert risk[0] == 100  # only disputes have data, and two count in full
-    assert [f["points"] for f in factors[0]] == [None, None, None, None, 100.0]
+    assert [f["points"] for f in factors[0]] == [None, None, None, None, 100.0, None, None, None]
+
+
+def test_satisfaction_service_issues_and_expiring_points_count_when_the_experience_app_has_them():
+    frame = _churn_frame(
+        prob_alive=[1.0],
+        satisfaction=[0.3],  # a detractor's 3 of 10
+        service_issues=[3.0],  # e.g. a late resolution, a complaint and a reopening
+        points_expired_share=[0.5],
+    )
+    risk, factors = churn_risk(frame)
+    points = {f["factor"]: f["points"] for f in factors[0]}
+    # Weights with data: 35 + 20 + 15 + 15 + 15 + 15 + 10 + 5 = 130.
+    assert points["satisfaction"] == round(100 * 15 * 0.7 / 130, 1)
+    assert points["service_issues"] == round(100 * 10 / 130, 1)
+    assert points["loyalty_activity"] == round(100 * 5 * 0.5 / 130, 1)
+    assert risk[0] == round(sum(p for p in points.values() if p))
 
 
 def test_a_customer_who_never_bought_has_no_churn_risk():

@@ -220,3 +220,77 @@ def test_a_run_for_an_earlier_day_is_a_snapshot_only_and_never_overwrites_later_
         )
         assert after == before
         assert dict(Customer.objects.values_list("pk", "abc_class")) == classes
+
+
+def test_satisfaction_service_issues_and_expired_points_from_the_experience_app_feed_the_churn_risk(org):
+    from experience.models import PointsEntry, ServiceRequest, Survey, SurveyInvitation, SurveyResponse
+
+    unhappy = CustomerFactory(organization=org, name="unhappy")
+    calm = CustomerFactory(organization=org, name="calm")
+    portfolio(org, 12)
+    for customer in (unhappy, calm):
+        add_invoices(org, customer, [20, 50, 80, 110, 140, 170], "5000.00")
+    now = timezone.now()
+    with tenancy.tenant(org):
+        survey = Survey.objects.create(organization=org, name="Relationship", kind="nps")
+        invitation = SurveyInvitation.objects.create(
+            organization=org,
+            survey=survey,
+            customer=unhappy,
+            email="ap@unhappy.example",
+            language="en",
+            token_hash="x" * 64,
+            source="manual:1",
+            expires_at=now,
+        )
+        SurveyResponse.objects.create(
+            organization=org,
+            invitation=invitation,
+            survey=survey,
+            customer=unhappy,
+            score=2,
+            category="detractor",
+            language="en",
+            responded_at=now - datetime.timedelta(days=30),
+        )
+        ServiceRequest.objects.create(
+            organization=org,
+            customer=unhappy,
+            number="SR-1",
+            subject="Late delivery",
+            category="complaint",
+            opened_at=now - datetime.timedelta(days=10),
+            resolution_breached=True,
+        )
+        PointsEntry.objects.create(
+            organization=org,
+            customer=unhappy,
+            kind="earned",
+            points=100,
+            date=TODAY - datetime.timedelta(days=300),
+            reference="invoice:1",
+        )
+        PointsEntry.objects.create(
+            organization=org,
+            customer=unhappy,
+            kind="expired",
+            points=-60,
+            date=TODAY - datetime.timedelta(days=5),
+            reference="expiry:1",
+        )
+    recompute(org)
+    with tenancy.tenant(org):
+        rows = {
+            row.customer_id: row for row in CustomerAnalytics.objects.filter(customer__in=[unhappy, calm])
+        }
+    factors = {f["factor"]: f for f in rows[unhappy.pk].churn_factors}
+    assert factors["satisfaction"]["value"] == 0.2 and factors["satisfaction"]["points"] > 0
+    assert factors["service_issues"]["value"] == 2.0  # a late resolution and a complaint
+    assert factors["loyalty_activity"]["value"] == 0.6
+    calm_factors = {f["factor"]: f for f in rows[calm.pk].churn_factors}
+    assert calm_factors["satisfaction"]["points"] is None  # no survey: not counted
+    assert rows[unhappy.pk].churn_risk > rows[calm.pk].churn_risk
+    from analytics.selectors import explain_churn
+
+    reasons = {r["factor"]: r["reason"] for r in explain_churn(rows[unhappy.pk].churn_factors)}
+    assert "20%" in reasons["satisfaction"] and "60%" in reasons["loyalty_activity"]
