@@ -611,6 +611,8 @@ def _write_off_apply(actor: Actor, write_off: WriteOff, invoice: Invoice) -> Non
         changes={"status": ["pending", "approved"]},
         customer_id=invoice.customer_id,
     )
+    if invoice.outstanding == 0:
+        signals.emit_after_commit(signals.invoice_settled, invoice=invoice)
 
 
 @transaction.atomic

@@ -893,3 +893,26 @@ def test_a_sales_rep_without_customers_gets_an_empty_report(client, org, members
     assert response.status_code == 200
     body = response.json()
     assert body["customers"] == [] and body["totals"]["total"] == "0.00"
+
+
+def test_a_write_off_that_clears_an_invoice_sends_invoice_settled(
+    ledger, customer, org, django_capture_on_commit_callbacks
+):
+    from receivables import signals
+
+    settled = []
+
+    def receiver(sender, invoice, **kwargs):
+        settled.append(invoice.pk)
+
+    signals.invoice_settled.connect(receiver)
+    try:
+        invoice = ledger.invoice(customer, "100.00", D(2026, 3, 1), AS_OF)
+        with django_capture_on_commit_callbacks(execute=True):
+            ledger.write_off(invoice, "40.00", D(2026, 3, 10))
+        assert settled == []
+        with django_capture_on_commit_callbacks(execute=True):
+            ledger.write_off(invoice, "60.00", D(2026, 3, 11))
+        assert settled == [invoice.pk]
+    finally:
+        signals.invoice_settled.disconnect(receiver)
