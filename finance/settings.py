@@ -214,6 +214,22 @@ SPECTACULAR_SETTINGS = {
         "OpenOrderStatusEnum": "credit.models.OpenOrder.Status",
         "CreditHoldReasonEnum": "credit.models.CreditHold.Reason",
         "ReasonEnum": "receivables.models.Dispute.Reason",  # the name it had before credit's holds
+        # experience: several models have a status, kind or category of their own.
+        "AttendanceStatusEnum": "experience.models.Attendance.Status",
+        "ResourceKindEnum": "experience.models.Resource.Kind",
+        "ServiceRequestStatusEnum": "experience.models.ServiceRequest.Status",
+        "ServiceRequestCategoryEnum": "experience.models.ServiceRequest.Category",
+        "ServiceRequestChannelEnum": "experience.models.ServiceRequest.Channel",
+        "ServiceNoteKindEnum": "experience.models.ServiceNote.Kind",
+        "FeedbackCategoryEnum": "experience.models.FeedbackItem.Category",
+        "FeedbackSentimentEnum": "experience.models.FeedbackItem.Sentiment",
+        "FeedbackStatusEnum": "experience.models.FeedbackItem.Status",
+        "ImprovementActionStatusEnum": "experience.models.ImprovementAction.Status",
+        "SurveyKindEnum": "experience.models.Survey.Kind",
+        "SurveyTriggerEnum": "experience.models.Survey.Trigger",
+        "SurveyQuestionKindEnum": "experience.models.SurveyQuestion.Kind",
+        "SurveyInvitationStatusEnum": "experience.models.SurveyInvitation.Status",
+        "SurveyResponseCategoryEnum": "experience.models.SurveyResponse.Category",
     },
 }
 

@@ -119,10 +119,6 @@ MODULES: dict[str, dict[str, Any]] = {
         "title": gettext_lazy("Credit"),
         "text": gettext_lazy("Credit scores, suggested limits, approvals and holds will appear here."),
     },
-    "experience": {
-        "title": gettext_lazy("Experience"),
-        "text": gettext_lazy("Satisfaction surveys, service requests and loyalty will appear here."),
-    },
 }
 
 

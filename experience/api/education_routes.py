@@ -4,4 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[tuple[str, Any, str]] = []
+from experience.api.education import AttendanceViewSet, ResourceViewSet, SessionViewSet
+
+ROUTES: list[tuple[str, Any, str]] = [
+    ("experience/education-resources", ResourceViewSet, "education-resource"),
+    ("experience/education-sessions", SessionViewSet, "education-session"),
+    ("experience/education-attendances", AttendanceViewSet, "education-attendance"),
+]
