@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from experience import public_views
 
 app_name = "survey-public"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("<str:token>/", public_views.SurveyAnswerView.as_view(), name="answer"),
+]
