@@ -15,4 +15,11 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
     },
+    # Every 5 minutes: one SLA check per organization (experience/tasks_service.py): warns about
+    # service requests nearly due and flags breaches, once per request and kind of alert.
+    "dispatch-sla-checks": {
+        "task": "experience.dispatch_sla_checks",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
 }
