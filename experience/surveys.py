@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -47,7 +47,10 @@ logger = logging.getLogger("kehu.experience")
 service_request_closed = Signal()
 
 FOLLOW_UP_DAYS = 2
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+# "<organization id>.<random>": the link names its tenant, so the public page looks it up with one
+# indexed query under that tenant's row-level security (the id reveals nothing; the random part,
+# stored only as a hash, is the secret).
+TOKEN_PATTERN = re.compile(r"^(\d{1,18})\.([A-Za-z0-9_-]{20,100})$")
 SURVEY_FIELDS = ("name", "kind", "trigger", "question", "intro", "is_active", "expiry_days", "quiet_days")
 Category = SurveyResponse.Category
 SENTIMENT = {
@@ -302,7 +305,7 @@ def invitations_create(
             result.skipped_quiet += 1
             continue
         seen.add(email.lower())
-        token = secrets.token_urlsafe(32)
+        token = f"{actor.organization.pk}.{secrets.token_urlsafe(32)}"
         invitation = SurveyInvitation(
             organization=actor.organization,
             survey=survey,
@@ -515,33 +518,16 @@ class InvitationUnavailable(Exception):
         self.reason = reason
 
 
-def _organization_id_of(token_hash: str) -> int | None:
-    """The organization whose invitation has this hash. On PostgreSQL the application role sees no
-    tenant row before the tenant is known, so each organization is asked in turn (one indexed
-    query each); on SQLite one query answers."""
-    if connection.vendor != "postgresql":
-        return (
-            SurveyInvitation.unscoped.filter(token_hash=token_hash)
-            .values_list("organization_id", flat=True)
-            .first()
-        )
-    for organization in Organization.objects.order_by("pk"):
-        with tenancy.tenant(organization):
-            if SurveyInvitation.objects.filter(token_hash=token_hash).exists():
-                return organization.pk
-    return None
-
-
 def invitation_for_token(token: str) -> SurveyInvitation | None:
     """The invitation behind a link's token, or None for anything else (malformed, unknown). The
     caller enters `invitation.organization`'s tenant before touching its rows."""
-    if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
+    match = TOKEN_PATTERN.match(token) if isinstance(token, str) else None
+    if match is None:
         return None
     token_hash = hash_token(token)
-    organization_id = _organization_id_of(token_hash)
-    if organization_id is None:
+    organization = Organization.objects.filter(pk=int(match.group(1))).first()
+    if organization is None:
         return None
-    organization = Organization.objects.get(pk=organization_id)
     with tenancy.tenant(organization):
         return (
             SurveyInvitation.objects.select_related("survey", "customer", "contact", "organization")

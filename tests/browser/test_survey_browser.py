@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "pw-Secret-123"
 DASHBOARD = re.compile(r"^https?://[^/]+/$")
-LINK = re.compile(r"https?://[^\s]+(/s/[A-Za-z0-9_-]+/)")
+LINK = re.compile(r"https?://[^\s]+(/s/[0-9]+\.[A-Za-z0-9_-]+/)")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 

@@ -31,7 +31,7 @@ from tests.factories import ContactFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
-LINK = re.compile(r"https?://[^\s]+/s/([A-Za-z0-9_-]+)/")
+LINK = re.compile(r"https?://[^\s]+/s/([0-9]+\.[A-Za-z0-9_-]+)/")
 
 
 # --- Builders (used by the other survey test modules too) ----------------------------------------
@@ -62,7 +62,7 @@ def invite(
     org: Any, survey: Survey, customer: Any, *, days: int | None = None
 ) -> tuple[SurveyInvitation, str]:
     """An invitation with a known token, as if emailed (no email is sent)."""
-    token = secrets.token_urlsafe(32)
+    token = f"{org.pk}.{secrets.token_urlsafe(32)}"
     with tenancy.tenant(org):
         invitation = SurveyInvitation.objects.create(
             survey=survey,
@@ -203,6 +203,15 @@ def test_another_tenants_link_answers_in_its_own_tenant_only(client, org, outsid
         assert not SurveyResponse.objects.exists()
     with tenancy.tenant(outsider_org):
         assert SurveyResponse.objects.get().organization_id == outsider_org.pk
+
+
+def test_a_link_moved_to_another_organizations_id_finds_nothing(client, org, outsider_org):
+    survey = make_survey(outsider_org)
+    _invitation, token = invite(outsider_org, survey, make_customer(outsider_org))
+    secret = token.split(".", 1)[1]
+    assert client.get(f"/s/{org.pk}.{secret}/").status_code == 404
+    assert client.get(f"/s/999999.{secret}/").status_code == 404
+    assert client.get(f"/s/{secret}/").status_code == 404  # the secret alone is not a link
 
 
 def login(client: Any, user: Any) -> Any:
