@@ -4,6 +4,7 @@ Called from `ExperienceConfig.ready()`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -22,9 +23,11 @@ def _panel(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     actor = getattr(request, "actor", None)
     today = actor.organization.local_today() if actor else None
     account = selectors.accounts([customer], today)[0]
+    program = selectors.program_for()
     return {
         "account": account,
-        "program": selectors.program_for(),
+        "program": program,
+        "balance_value": (Decimal(account.balance) * program.point_value).quantize(Decimal("0.01")),
         "entries": list(
             PointsEntry.objects.filter(customer=customer).order_by("-date", "-id")[:PANEL_ENTRIES]
         ),
