@@ -8,6 +8,9 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Platform")
 
     def ready(self) -> None:
-        from finance import db
+        from django.contrib.auth.signals import user_logged_in
+
+        from finance import db, middleware
 
         post_migrate.connect(db.on_post_migrate, sender=self, dispatch_uid="kehu_rls")
+        user_logged_in.connect(middleware.on_user_logged_in, dispatch_uid="kehu_session_clock")
