@@ -42,7 +42,7 @@ def exported(client, **params) -> list[list[str]]:
 
 def test_an_auditor_exports_one_period_of_their_own_organization(client, org, outsider_org, members):
     tz = org.tzinfo
-    inside = event_at(org, datetime.datetime(2026, 10, 15, 12, 0, tzinfo=tz), "=HYPERLINK(\"x\")")
+    inside = event_at(org, datetime.datetime(2026, 10, 15, 12, 0, tzinfo=tz), '=HYPERLINK("x")')
     event_at(org, datetime.datetime(2026, 9, 30, 23, 59, tzinfo=tz), "before")
     event_at(org, datetime.datetime(2026, 11, 1, 0, 0, tzinfo=tz), "after")
     event_at(outsider_org, datetime.datetime(2026, 10, 15, 12, 0, tzinfo=tz), "outsider secret")
