@@ -41,9 +41,12 @@ class IdempotentMixin:
     _idempotency_row: IdempotencyKey | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if request.method == "POST" and key is not None:
+            # Keep the raw body before the session CSRF check parses a form and consumes the stream.
+            request._request.body  # noqa: B018
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         self._idempotency_row = None
-        key = request.headers.get(IDEMPOTENCY_HEADER)
         if request.method != "POST" or key is None:
             return
         if not key or len(key) > 255 or not key.isprintable():

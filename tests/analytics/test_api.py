@@ -451,6 +451,25 @@ def test_a_run_defaults_to_the_organizations_today_and_honours_idempotency_key(
     assert len(callbacks) == 1
 
 
+def test_a_form_post_with_idempotency_key_in_the_browser_session_is_not_a_500(
+    org, members, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    login(browser, members["owner"])
+    browser.get("/analytics/")
+    token = browser.cookies["csrftoken"].value
+    headers = {"HTTP_IDEMPOTENCY_KEY": "form-run", "HTTP_X_CSRFTOKEN": token}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = browser.post(RUNS, {"date": TODAY.isoformat()}, **headers)
+        replay = browser.post(RUNS, {"date": TODAY.isoformat()}, **headers)
+    assert first.status_code == 202, first.content
+    assert replay.status_code == 202 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert len(callbacks) == 1
+
+
 @pytest.mark.parametrize(
     "body",
     [{"date": "2999-01-01"}, {"date": "tomorrow"}, {"date": "2026-13-01"}, {"date": None}, ["2026-11-01"]],
