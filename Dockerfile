@@ -31,6 +31,8 @@ COPY --from=source /src /app
 RUN DJANGO_ENV=production \
     SECRET_KEY=build-only-not-a-secret-0123456789-abcdefghijklmnopqrstuvwxyz \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    FIELD_ENCRYPTION_KEYS=1:YnVpbGQtb25seS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc= \
+    BLIND_INDEX_KEY=build-only-not-a-secret-blind-index-key \
     sh -c "python manage.py collectstatic --noinput && python manage.py compilemessages" \
     && rm -f /tmp/build.sqlite3
 

@@ -33,3 +33,6 @@ class AnalyticsConfig(AppConfig):
             )
         )
         register_seeder(Seeder(order=40, name="analytics", seed=seed.seed))
+        from analytics import privacy as analytics_privacy
+
+        analytics_privacy.register()  # its sections of crm's privacy export and erasure

@@ -42,10 +42,11 @@ def _share(value: float) -> str:
 
 
 def _shade(intensity: float) -> tuple[str, str]:
-    """The fill for an intensity 0-1 (pale to the brand colour) and the text colour on it."""
+    """The fill for an intensity 0-1 (pale to the brand colour) and the CSS class of the text on it
+    (white or ink: classes in kehu.css, since the Content-Security-Policy refuses style attributes)."""
     intensity = min(max(intensity, 0.0), 1.0)
     rgb = [round(low + (high - low) * intensity) for low, high in zip(PALE, BRAND, strict=True)]
-    return "#{:02x}{:02x}{:02x}".format(*rgb), "#fff" if intensity > 0.55 else "#1d2433"
+    return "#{:02x}{:02x}{:02x}".format(*rgb), "ink-light" if intensity > 0.55 else "ink-dark"
 
 
 def _svg(width: int, height: int, title: str, body: SafeString, css_class: str = "chart") -> SafeString:
@@ -125,16 +126,22 @@ def pareto_chart(
             axis=AXIS,
         )
     )
-    for cut, label, color in (
-        (a_share, _("A up to %(share)s") % {"share": _share(a_share)}, "#0f6b5c"),
-        (a_share + b_share, _("B up to %(share)s") % {"share": _share(a_share + b_share)}, "#b45309"),
+    for cut, label, color, ink in (
+        (a_share, _("A up to %(share)s") % {"share": _share(a_share)}, "#0f6b5c", "ink-brand"),
+        (
+            a_share + b_share,
+            _("B up to %(share)s") % {"share": _share(a_share + b_share)},
+            "#b45309",
+            "ink-warn",
+        ),
     ):
         parts.append(
             format_html(
                 '<g class="cutoff"><line x1="{l}" y1="{y}" x2="{r}" y2="{y}" stroke="{color}" '
                 'stroke-dasharray="6 3" stroke-width="1.5"/>'
-                '<text x="{tx}" y="{ty}" text-anchor="end" class="cut" style="fill:{color}">'
+                '<text x="{tx}" y="{ty}" text-anchor="end" class="cut {ink}">'
                 "{label}</text></g>",
+                ink=ink,
                 l=left,
                 r=right,
                 y=_n(y(cut)),
@@ -214,8 +221,8 @@ def rfm_heatmap(grid: Sequence[Sequence[int]], *, title: str) -> SafeString:
                 format_html(
                     '<g class="cell" data-r="{r}" data-f="{f}"><title>{tip}</title>'
                     '<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="4" fill="{fill}" stroke="#fff" '
-                    'stroke-width="2"/><text x="{cx}" y="{cy}" text-anchor="middle" class="value" '
-                    'style="fill:{ink}">{count}</text></g>',
+                    'stroke-width="2"/><text x="{cx}" y="{cy}" text-anchor="middle" class="value {ink}">'
+                    "{count}</text></g>",
                     r=r,
                     f=f,
                     tip=_("R %(r)s, F %(f)s: %(count)s customers") % {"r": r, "f": f, "count": _count(count)},
@@ -391,7 +398,7 @@ def churn_bands_chart(bands: Sequence[int], *, threshold: int, title: str) -> Sa
         format_html(
             '<text x="{r}" y="{ly}" text-anchor="end" class="tick">100</text>'
             '<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" stroke="{danger}" stroke-dasharray="5 3"/>'
-            '<text x="{tx}" y="{ty}" text-anchor="{anchor}" class="cut" style="fill:{danger}">{label}</text>'
+            '<text x="{tx}" y="{ty}" text-anchor="{anchor}" class="cut ink-danger">{label}</text>'
             '<text x="{cx}" y="{ay}" text-anchor="middle" class="axis">{axis_label}</text>',
             r=right,
             ly=bottom + 17,
@@ -476,7 +483,7 @@ def cohort_heatmap(
                 format_html(
                     '<g class="cell"><title>{tip}</title><rect x="{x}" y="{y}" width="{w}" height="{h}" '
                     'fill="{fill}" stroke="#fff"/><text x="{cx}" y="{cy}" text-anchor="middle" '
-                    'class="tiny" style="fill:{ink}">{pct}</text></g>',
+                    'class="tiny {ink}">{pct}</text></g>',
                     tip=_("%(month)s, month %(offset)s: %(count)s of %(size)s customers bought")
                     % {"month": month, "offset": offset, "count": _count(count), "size": _count(size)},
                     x=x,

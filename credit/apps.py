@@ -41,3 +41,6 @@ class CreditConfig(AppConfig):
             )
         )
         register_seeder(Seeder(order=30, name="credit", seed=seed.seed))
+        from credit import privacy as credit_privacy
+
+        credit_privacy.register()  # its sections of crm's privacy export and erasure

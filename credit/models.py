@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Customer, FollowUp
+from finance.crypto import EncryptedDecimalField
 from finance.models import ApiKey, TenantModel
 from finance.money import validate_currency
 from receivables.models import PaymentTerms
@@ -184,20 +185,21 @@ class FinancialStatement(TenantModel):
     fiscal_year = models.PositiveSmallIntegerField(_("fiscal year"))
     period_end = models.DateField(_("period end"))
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
+    # Figures are sensitive: stored encrypted (finance.crypto), read as Decimals, computed in Python.
     # Balance sheet
-    cash = models.DecimalField(_("cash and equivalents"), **MONEY, default=ZERO)
-    current_assets = models.DecimalField(_("current assets"), **MONEY)
-    inventory = models.DecimalField(_("inventory"), **MONEY, default=ZERO)
-    total_assets = models.DecimalField(_("total assets"), **MONEY)
-    current_liabilities = models.DecimalField(_("current liabilities"), **MONEY)
-    total_liabilities = models.DecimalField(_("total liabilities"), **MONEY)
-    equity = models.DecimalField(_("shareholders' equity (book)"), **MONEY)
-    retained_earnings = models.DecimalField(_("retained earnings"), **MONEY)
+    cash = EncryptedDecimalField(_("cash and equivalents"), **MONEY, default=ZERO)
+    current_assets = EncryptedDecimalField(_("current assets"), **MONEY)
+    inventory = EncryptedDecimalField(_("inventory"), **MONEY, default=ZERO)
+    total_assets = EncryptedDecimalField(_("total assets"), **MONEY)
+    current_liabilities = EncryptedDecimalField(_("current liabilities"), **MONEY)
+    total_liabilities = EncryptedDecimalField(_("total liabilities"), **MONEY)
+    equity = EncryptedDecimalField(_("shareholders' equity (book)"), **MONEY)
+    retained_earnings = EncryptedDecimalField(_("retained earnings"), **MONEY)
     # Income statement
-    revenue = models.DecimalField(_("revenue"), **MONEY)
-    ebit = models.DecimalField(_("EBIT (operating profit)"), **MONEY)
-    interest_expense = models.DecimalField(_("interest expense"), **MONEY, default=ZERO)
-    net_income = models.DecimalField(_("net income"), **MONEY)
+    revenue = EncryptedDecimalField(_("revenue"), **MONEY)
+    ebit = EncryptedDecimalField(_("EBIT (operating profit)"), **MONEY)
+    interest_expense = EncryptedDecimalField(_("interest expense"), **MONEY, default=ZERO)
+    net_income = EncryptedDecimalField(_("net income"), **MONEY)
     source = models.CharField(_("source"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -226,7 +228,6 @@ class FinancialStatement(TenantModel):
             models.UniqueConstraint(
                 fields=["organization", "customer", "fiscal_year"], name="credit_statement_one_per_year"
             ),
-            models.CheckConstraint(condition=Q(total_assets__gt=0), name="credit_statement_assets_positive"),
         ]
 
     def __str__(self) -> str:

@@ -39,6 +39,7 @@ from credit.panels import credit_summary
 from credit.ratios import statement_ratios
 from crm.models import Customer
 from crm.selectors import customer_for, customers_visible_to
+from finance import sensitive
 from finance.actors import Actor
 from finance.web import ActorRequiredMixin
 from receivables.views import safe_next
@@ -366,6 +367,8 @@ class StatementsView(ActorRequiredMixin, View):
         form = None
         if editing is not None:
             form = StatementForm(initial=StatementForm.initial_for(editing))
+            # The correction form shows the figures unmasked: an audited sensitive view.
+            sensitive.record_views(self.actor, [(editing, sensitive.shown_fields(editing), customer.pk)])
         elif self.actor.can("credit.statement"):
             form = StatementForm(initial=_statement_defaults(customer, self.actor.organization.local_today()))
         return self._render(customer, form, editing)

@@ -7,11 +7,41 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Contact, Customer, CustomerStatus, FollowUp, Interaction, LifecycleStage
+from finance.crypto import mask
 from finance.money import country_choices, currency_codes
 from finance.selectors import members
 
 
-class CustomerForm(forms.ModelForm):
+class SensitiveFieldsMixin:
+    """Saved sensitive values are never written into a form's HTML: the input starts empty, its help
+    text shows the masked value, and leaving it empty keeps what is saved."""
+
+    sensitive_fields: tuple[str, ...] = ()
+    fields: dict[str, forms.Field]
+    initial: dict[str, Any]
+    instance: Any
+    cleaned_data: dict[str, Any]
+
+    def hide_saved_sensitive_values(self) -> None:
+        for name in self.sensitive_fields:
+            field = self.fields.get(name)
+            saved = getattr(self.instance, name, "") if self.instance.pk else ""
+            if field is None:
+                continue
+            field.widget.attrs["autocomplete"] = "off"
+            if saved:
+                self.initial[name] = ""
+                field.help_text = _("Saved as %(masked)s. Leave empty to keep it.") % {"masked": mask(saved)}
+
+    def keep_saved(self, name: str) -> str:
+        value = (self.cleaned_data.get(name) or "").strip()
+        if not value and self.instance.pk:
+            return getattr(self.instance, name) or ""
+        return value
+
+
+class CustomerForm(SensitiveFieldsMixin, forms.ModelForm):
+    sensitive_fields = ("tax_id", "bank_account")
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separate tags with commas."))
 
     class Meta:
@@ -21,6 +51,7 @@ class CustomerForm(forms.ModelForm):
             "legal_name",
             "external_id",
             "tax_id",
+            "bank_account",
             "country",
             "currency",
             "email",
@@ -49,6 +80,7 @@ class CustomerForm(forms.ModelForm):
         self.fields["owner"].queryset = members()
         if not can_assign_owner:
             del self.fields["owner"]
+        self.hide_saved_sensitive_values()
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags or [])
         else:
@@ -58,6 +90,12 @@ class CustomerForm(forms.ModelForm):
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
         return [t.strip()[:50] for t in raw.replace("，", ",").split(",") if t.strip()]
+
+    def clean_tax_id(self) -> str:
+        return self.keep_saved("tax_id")
+
+    def clean_bank_account(self) -> str:
+        return self.keep_saved("bank_account")
 
     def clean_external_id(self) -> str | None:
         return (self.cleaned_data.get("external_id") or "").strip() or None
@@ -93,10 +131,28 @@ class CustomerFilterForm(forms.Form):
         self.fields["group"].choices = [("", _("All groups"))] + [(g, g) for g in groups]
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(SensitiveFieldsMixin, forms.ModelForm):
+    sensitive_fields = ("identity_number",)
+
     class Meta:
         model = Contact
-        fields = ["name", "title", "email", "phone", "preferred_language", "is_primary", "is_billing"]
+        fields = [
+            "name",
+            "title",
+            "email",
+            "phone",
+            "identity_number",
+            "preferred_language",
+            "is_primary",
+            "is_billing",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hide_saved_sensitive_values()
+
+    def clean_identity_number(self) -> str:
+        return self.keep_saved("identity_number")
 
     def _post_clean(self) -> None:
         pass

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from crm.models import Contact, Customer, FollowUp, Interaction
+from crm.validators import normalize_tax_id
 from finance.actors import Actor
+from finance.crypto import blind_index
 
 
 def customers_visible_to(actor: Actor) -> QuerySet[Customer]:
@@ -44,7 +47,7 @@ def customer_list(
             Q(name__icontains=search)
             | Q(legal_name__icontains=search)
             | Q(external_id__icontains=search)
-            | Q(tax_id__icontains=search)
+            | tax_id_match(search)
             | Q(email__icontains=search)
         )
     if owner_id:
@@ -57,6 +60,19 @@ def customer_list(
         customers = customers.filter(status=status)
     allowed = {"name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"}
     return customers.order_by(ordering if ordering in allowed else "name", "id")
+
+
+def tax_id_match(search: str) -> Q:
+    """Exact tax id match through the blind index (the column itself is encrypted): the query is
+    normalized like a stored tax id (compact form, any country's rule), never matched in part."""
+    candidates = {search}
+    for country in ("CN", ""):
+        try:
+            candidates.add(normalize_tax_id(country, search))
+        except ValidationError:
+            continue
+    indexes = {blind_index(c) for c in candidates} - {""}
+    return Q(tax_id_index__in=sorted(indexes)) if indexes else Q(pk__in=[])
 
 
 def customer_groups() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,16 @@ from crm.validators import normalize_tax_id
 from finance import audit
 from finance.actors import Actor
 from finance.bulk import BulkRowErrors, insert_values, update_values
+from finance.crypto import blind_index
 from finance.models import AuditEvent, Membership, User
+from finance.sensitive import encrypted_changes, plaintexts
 
 CUSTOMER_FIELDS = (
     "external_id",
     "name",
     "legal_name",
     "tax_id",
+    "bank_account",
     "country",
     "currency",
     "email",
@@ -38,7 +42,18 @@ CUSTOMER_FIELDS = (
     "notes",
 )
 CLASSIFICATION_FIELDS = ("abc_class", "risk_class", "loyalty_tier", "lifecycle_stage", "customer_group")
-CONTACT_FIELDS = ("name", "title", "email", "phone", "preferred_language", "is_primary", "is_billing")
+CONTACT_FIELDS = (
+    "name",
+    "title",
+    "email",
+    "phone",
+    "identity_number",
+    "preferred_language",
+    "is_primary",
+    "is_billing",
+)
+# Account numbers and identity numbers: letters, digits, spaces and hyphens.
+_ACCOUNT_CHARACTERS = re.compile(r"^[0-9A-Za-z][0-9A-Za-z \-]*$")
 
 
 def _require_customer_access(actor: Actor, customer: Customer) -> None:
@@ -57,12 +72,49 @@ def _check_owner(actor: Actor, owner: User | None, previous: User | None) -> Non
         raise ValidationError({"owner": _("The owner must be a member of this organization.")})
 
 
-def _clean_customer(customer: Customer) -> None:
+def _clean_identifier(value: str | None) -> tuple[str, list[str]]:
+    """An account or identity number stripped of surrounding spaces, and what is wrong with it."""
+    value = (value or "").strip()
+    if value and not _ACCOUNT_CHARACTERS.match(value):
+        return value, [_("Use letters, digits, spaces and hyphens only.")]
+    return value, []
+
+
+def _duplicate_tax_id_error(customer: Customer) -> str | None:
+    """The error when another customer of this organization already has the tax id (found by the
+    blind index; the tenant-scoped manager never looks at another organization)."""
+    if not customer.tax_id_index:
+        return None
+    other = (
+        Customer.objects.filter(tax_id_index=customer.tax_id_index)
+        .exclude(pk=customer.pk)
+        .order_by("pk")
+        .only("pk", "name")
+        .first()
+    )
+    if other is None:
+        return None
+    return _("Customer “%(name)s” (id %(id)s) already has this tax id.") % {
+        "name": other.name,
+        "id": other.pk,
+    }
+
+
+def _clean_customer(customer: Customer, *, check_duplicate: bool = True) -> None:
+    """Normalize and validate; sets the tax id's blind index. Raises ValidationError."""
     errors: dict[str, Any] = {}
     try:
-        customer.tax_id = normalize_tax_id(customer.country, customer.tax_id)
+        customer.tax_id = normalize_tax_id(customer.country, customer.tax_id or "")
     except ValidationError as exc:
         errors["tax_id"] = exc.messages
+    else:
+        customer.tax_id_index = blind_index(customer.tax_id)
+        duplicate = _duplicate_tax_id_error(customer) if check_duplicate else None
+        if duplicate:
+            errors["tax_id"] = [duplicate]
+    customer.bank_account, problems = _clean_identifier(customer.bank_account)
+    if problems:
+        errors["bank_account"] = problems
     if customer.external_id is not None:
         customer.external_id = customer.external_id.strip() or None
     if not isinstance(customer.tags, list) or not all(
@@ -128,10 +180,12 @@ def customer_update(*, actor: Actor, customer: Customer, **fields: Any) -> Custo
     if "status" in fields and fields["status"] != customer.status:
         actor.require("customer.archive")
     before = audit.snapshot(customer)
+    before_sensitive = plaintexts(customer)
     for name, value in fields.items():
         setattr(customer, name, value)
     _clean_customer(customer)
     changes = audit.diff(before, audit.snapshot(customer))
+    changes.update(encrypted_changes(before_sensitive, customer))
     if changes:
         _save_unique(customer)
         audit.record(
@@ -299,7 +353,8 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
     }
     row_errors: list[dict[str, Any]] = []
     seen: set[str] = set()
-    plan: list[tuple[Customer, dict[str, Any], str]] = []
+    plan: list[tuple[Customer, dict[str, Any], dict[str, Any], str]] = []
+    candidates: list[Customer | None] = []
     for item in items:
         errors: dict[str, Any] = {}
         external_id = item.get("external_id")
@@ -317,16 +372,18 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
                 _check_owner(actor, fields.get("owner"), None)
                 candidate = Customer(organization=actor.organization, **fields)
                 before: dict[str, Any] = {}
+                before_sensitive: dict[str, Any] = {}
             else:
                 _require_customer_access(actor, customer)
                 if "owner" in item:
                     _check_owner(actor, item["owner"], customer.owner)
                 before = audit.snapshot(customer)
+                before_sensitive = plaintexts(customer)
                 candidate = customer
                 for name, value in item.items():
                     setattr(candidate, name, value)
             if not errors:
-                _clean_customer(candidate)
+                _clean_customer(candidate, check_duplicate=False)
         except ValidationError as exc:
             errors.update(
                 exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -334,16 +391,19 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
         except PermissionDenied as exc:
             errors["non_field_errors"] = [str(exc)]
         row_errors.append(errors)
+        candidates.append(None if errors else candidate)
         if not errors:
             status = "created" if customer is None else "updated"
-            plan.append((candidate, before, status))
+            plan.append((candidate, before, before_sensitive, status))
+    _bulk_duplicate_tax_ids(candidates, row_errors)
     if any(row_errors):
         raise BulkRowErrors(row_errors)
 
     results: list[BulkResult] = []
     events = []
-    for customer, before, status in plan:
+    for customer, before, before_sensitive, status in plan:
         changes = audit.diff(before, audit.snapshot(customer))
+        changes.update(encrypted_changes(before_sensitive, customer))
         if status == "updated" and not changes:
             status = "unchanged"
         else:
@@ -362,11 +422,44 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
     return results
 
 
+def _bulk_duplicate_tax_ids(candidates: list[Customer | None], row_errors: list[dict[str, Any]]) -> None:
+    """Tax ids used by another customer of the organization, or twice in the request, in one query."""
+    indexes = {c.tax_id_index for c in candidates if c is not None and c.tax_id_index}
+    holders: dict[str, list[tuple[int, str]]] = {}
+    for pk, name, index in Customer.objects.filter(tax_id_index__in=indexes).values_list(
+        "pk", "name", "tax_id_index"
+    ):
+        holders.setdefault(index, []).append((pk, name))
+    first_row: dict[str, int] = {}
+    for row, candidate in enumerate(candidates):
+        if candidate is None or not candidate.tax_id_index:
+            continue
+        others = [(pk, name) for pk, name in holders.get(candidate.tax_id_index, []) if pk != candidate.pk]
+        if others:
+            row_errors[row]["tax_id"] = [
+                _("Customer “%(name)s” (id %(id)s) already has this tax id.")
+                % {"name": others[0][1], "id": others[0][0]}
+            ]
+        elif candidate.tax_id_index in first_row:
+            row_errors[row]["tax_id"] = [_("This tax id appears twice in the request.")]
+        first_row.setdefault(candidate.tax_id_index, row)
+
+
 # --- Contacts ---------------------------------------------------------------------------------
 
 
 def _clean_contact(contact: Contact) -> None:
-    contact.full_clean(exclude=["organization", "customer"])
+    errors: dict[str, Any] = {}
+    contact.identity_number, problems = _clean_identifier(contact.identity_number)
+    if problems:
+        errors["identity_number"] = problems
+    try:
+        contact.full_clean(exclude=["organization", "customer"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
 
 
 def _one_primary(contact: Contact) -> None:
@@ -401,10 +494,12 @@ def contact_update(*, actor: Actor, contact: Contact, **fields: Any) -> Contact:
     _require_customer_access(actor, contact.customer)
     fields.pop("customer", None)
     before = audit.snapshot(contact)
+    before_sensitive = plaintexts(contact)
     for name, value in fields.items():
         setattr(contact, name, value)
     _clean_contact(contact)
     changes = audit.diff(before, audit.snapshot(contact))
+    changes.update(encrypted_changes(before_sensitive, contact))
     if changes:
         contact.save()
         _one_primary(contact)
@@ -430,6 +525,32 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
         customer_id=contact.customer_id,
     )
     contact.delete()
+
+
+# --- Sensitive values ---------------------------------------------------------------------------
+
+REVEALABLE = {"customer": ("tax_id", "bank_account"), "contact": ("identity_number",)}
+
+
+@transaction.atomic
+def sensitive_reveal(*, actor: Actor, customer: Customer, field: str, contact: Contact | None = None) -> str:
+    """One sensitive value in plaintext for an actor allowed `sensitive.view` (the browser's "Show");
+    records a `sensitive.viewed` audit event naming the field, never the value."""
+    actor.require("sensitive.view")
+    _require_customer_access(actor, customer)
+    instance: Customer | Contact = customer if contact is None else contact
+    if contact is not None and contact.customer_id != customer.pk:
+        raise ValidationError({"contact": [_("This contact belongs to another customer.")]})
+    if field not in REVEALABLE["customer" if contact is None else "contact"]:
+        raise ValidationError({"field": [_("This field cannot be shown.")]})
+    audit.record(
+        actor=actor,
+        action="sensitive.viewed",
+        instance=instance,
+        changes={"fields": [field]},
+        customer_id=customer.pk,
+    )
+    return getattr(instance, field)
 
 
 # --- Interactions and follow-ups --------------------------------------------------------------

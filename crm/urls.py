@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from crm import views
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("customers/<id:pk>/edit/", views.CustomerEditView.as_view(), name="customer-edit"),
     path("customers/<id:pk>/archive/", views.CustomerArchiveView.as_view(), name="customer-archive"),
     path("customers/<id:pk>/audit/", views.CustomerAuditView.as_view(), name="customer-audit"),
+    path("customers/<id:pk>/sensitive/", views.SensitiveRevealView.as_view(), name="sensitive-reveal"),
     path("customers/<id:pk>/contacts/new/", views.ContactFormView.as_view(), name="contact-create"),
     path(
         "customers/<id:pk>/contacts/<id:contact_id>/edit/",
@@ -20,4 +21,5 @@ urlpatterns = [
     path("customers/<id:pk>/follow-ups/new/", views.FollowUpCreateView.as_view(), name="follow-up-create"),
     path("follow-ups/", views.FollowUpListView.as_view(), name="follow-ups"),
     path("follow-ups/<id:pk>/done/", views.FollowUpDoneView.as_view(), name="follow-up-done"),
+    path("", include("crm.privacy_urls")),
 ]

@@ -238,6 +238,32 @@ class ContactFormView(CustomerMixin, View):
         )
 
 
+class SensitiveRevealView(CustomerMixin, View):
+    """The "Show" action on a masked tax id, bank account or identity number: an htmx POST (the
+    value never travels in a URL) answered with the plaintext, never cached; each is audited."""
+
+    required_action = "sensitive.view"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        contact = None
+        contact_id = request.POST.get("contact", "")
+        if contact_id:
+            if not contact_id.isdigit():
+                raise Http404
+            contact = self.customer.contacts.filter(pk=int(contact_id)).first()
+            if contact is None:
+                raise Http404
+        try:
+            value = services.sensitive_reveal(
+                actor=self.actor, customer=self.customer, contact=contact, field=request.POST.get("field", "")
+            )
+        except ValidationError as exc:
+            return HttpResponse(" ".join(exc.messages), status=400)
+        response = render(request, "crm/partials/sensitive_value.html", {"value": value})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 class InteractionLogView(CustomerMixin, View):
     """The quick 'log interaction' form: one tap from the customer page, one to save."""
 

@@ -11,3 +11,6 @@ class ExperienceConfig(AppConfig):
 
         for part in (surveys_wiring, service_wiring, loyalty_wiring, education_wiring):
             part.connect()
+        from experience import privacy as experience_privacy
+
+        experience_privacy.register()  # its sections of crm's privacy export and erasure

@@ -175,7 +175,8 @@ class SegmentInviteView(ResourceDetailView):
     required_action = "education.change"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return redirect("experience:education-resource", pk=pk)
+        resource = education.resource_for(self.actor, pk)  # another organization's id is a 404
+        return redirect("experience:education-resource", pk=resource.pk)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         resource = education.resource_for(self.actor, pk)
@@ -207,7 +208,8 @@ class SessionCreateView(ResourceDetailView):
     required_action = "education.change"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return redirect("experience:education-resource", pk=pk)
+        resource = education.resource_for(self.actor, pk)  # another organization's id is a 404
+        return redirect("experience:education-resource", pk=resource.pk)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         resource = education.resource_for(self.actor, pk)

@@ -142,7 +142,8 @@ class RedeemView(StatementView):
     required_action = "loyalty.redeem"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return redirect("experience:loyalty-statement", pk=pk)
+        customer = customer_for(self.actor, pk)  # another organization's id is a 404
+        return redirect("experience:loyalty-statement", pk=customer.pk)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = customer_for(self.actor, pk)
@@ -174,7 +175,8 @@ class AdjustView(StatementView):
     required_action = "loyalty.adjust"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return redirect("experience:loyalty-statement", pk=pk)
+        customer = customer_for(self.actor, pk)  # another organization's id is a 404
+        return redirect("experience:loyalty-statement", pk=customer.pk)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = customer_for(self.actor, pk)

@@ -23,14 +23,24 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
-    """The audited values of an instance: concrete fields by attribute name (ids for relations)."""
+    """The audited values of an instance: concrete fields by attribute name (ids for relations).
+
+    Encrypted fields never enter the log in plaintext: a text shows as "••••" and its last 4
+    characters, a figure as "••••"; blind-index columns are left out."""
+    from finance.crypto import encrypted_marker, is_audit_hidden
+
     values = {}
     for field in instance._meta.concrete_fields:
         if field.name in {"id", "organization", "created_at", "updated_at"}:
             continue
         if fields is not None and field.name not in fields:
             continue
-        values[field.name] = _plain(getattr(instance, field.attname))
+        if is_audit_hidden(field):
+            continue
+        value = getattr(instance, field.attname)
+        values[field.name] = (
+            encrypted_marker(field, value) if getattr(field, "encrypted", False) else _plain(value)
+        )
     return values
 
 

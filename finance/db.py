@@ -4,7 +4,8 @@
   current tenant settings. `owner_mode()` (used by `migrate` and `flush`) keeps the owner instead.
 - After every `migrate`, each tenant table gets RLS `ENABLE` + `FORCE` and one policy comparing
   `organization_id` with the connection setting `kehu.org_id`, in `USING` and `WITH CHECK`; the
-  app role gets DML rights only. Nothing here runs on SQLite, where the ORM wall alone holds.
+  app role gets DML rights only, and only SELECT and INSERT on the audit tables. Nothing here runs
+  on SQLite, where the ORM wall alone holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 
 _owner_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("kehu_owner_mode", default=False)
+
+# Tables the application role may read and append to, never change: the tamper-evident audit log.
+APPEND_ONLY_TABLES = ("finance_auditevent", "finance_auditseal")
 
 TENANT_POLICY = "organization_id = NULLIF(current_setting('kehu.org_id', true), '')::bigint"
 
@@ -92,6 +96,10 @@ def apply_row_level_security(using: str = "default") -> None:
             cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+            # The audit log and its chain are insert-only for the application.
+            cursor.execute(
+                f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(APPEND_ONLY_TABLES)} FROM "{role}"'
+            )
 
 
 def on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:

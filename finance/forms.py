@@ -12,6 +12,28 @@ class ApiKeyForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=[ApiKeyScope.READ],
     )
+    rate_limit_per_minute = forms.IntegerField(
+        label=_("Rate limit per minute"),
+        required=False,
+        min_value=1,
+        max_value=100_000,
+        help_text=_("Empty: the default limit."),
+    )
+
+
+class ApiKeyRotateForm(forms.Form):
+    OVERLAP_CHOICES = [
+        (0, _("None: the old key stops now")),
+        (1, _("1 hour")),
+        (24, _("24 hours")),
+        (168, _("7 days")),
+    ]
+    overlap_hours = forms.TypedChoiceField(
+        label=_("Old key keeps working for"), choices=OVERLAP_CHOICES, coerce=int, initial=24
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label=_("Rate limit per minute"), required=False, min_value=1, max_value=100_000
+    )
 
 
 class AuditFilterForm(forms.Form):

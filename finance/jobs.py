@@ -104,3 +104,26 @@ register_job(
         description="Forget Idempotency-Keys past their retention.",
     )
 )
+
+
+def verify_audit_chain(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
+    """Seal what is pending and verify the organization's audit chain; a break alerts the admins."""
+    from finance import auditchain
+
+    verification = auditchain.verify_and_record(actor.organization, source="job")
+    return {
+        "intact": verification.intact,
+        "events": verification.events_checked,
+        "head": verification.head_hash,
+        "breaks": len(verification.breaks),
+    }
+
+
+register_job(
+    Job(
+        name="audit_verify",
+        run=verify_audit_chain,
+        local_hour=2,
+        description="Verify the tamper-evident audit chain and alert the admins on a break.",
+    )
+)

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from finance import tenancy
+from finance import security_events, tenancy
 from finance.actors import Actor, request_id_var
 from finance.selectors import membership_for
 
@@ -54,6 +54,7 @@ class SessionTimeoutMiddleware:
                 now - started > settings.SESSION_ABSOLUTE_SECONDS
                 or now - seen > settings.SESSION_IDLE_SECONDS
             ):
+                security_events.emit("session.expired", request=request, user=user)
                 logout(request)
                 if request.path.startswith("/api/") or request.headers.get("HX-Request"):
                     return JsonResponse({"detail": _("Your session has expired: sign in again.")}, status=401)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from typing import Any, ClassVar
 
@@ -9,8 +10,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -100,6 +103,10 @@ class User(AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField(_("email address"), unique=True)
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True)
+    # Part of the session hash: a new stamp (password or two-factor change) ends every other session.
+    security_stamp = models.CharField(
+        _("security stamp"), max_length=64, default=secrets.token_hex, editable=False
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -111,6 +118,15 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """An HMAC over the password hash and the security stamp (Django's hashes the password only)."""
+        return salted_hmac(
+            "finance.models.User.get_session_auth_hash",
+            f"{self.password}:{self.security_stamp}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class TenantModel(models.Model):
@@ -174,6 +190,23 @@ class ApiKey(TenantModel):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    # Set when the key is rotated: it keeps working until then, so integrations can switch over.
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    rotated_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="successors",
+        verbose_name=_("rotated from"),
+    )
+    # Requests per minute; empty means the organization's or the deployment's default.
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("rate limit per minute"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+    )
 
     rls_lookup = "prefix = current_setting('kehu.key_prefix', true)"
 
@@ -187,15 +220,29 @@ class ApiKey(TenantModel):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def can_write(self) -> bool:
         return ApiKeyScope.WRITE in self.scopes
 
 
+class AuditEventManager(TenantManager):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        from finance import auditchain
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        auditchain.seal_after_commit({event.organization_id for event in created})
+        return created
+
+
 class AuditEvent(TenantModel):
-    """One write by a user, an API key or the system; append-only."""
+    """One write by a user, an API key or the system; append-only, sealed into a hash chain
+    after its transaction commits (finance/auditchain.py)."""
 
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -212,6 +259,8 @@ class AuditEvent(TenantModel):
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
+    objects = AuditEventManager()
+
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
@@ -224,6 +273,14 @@ class AuditEvent(TenantModel):
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+        from finance import auditchain
+
+        auditchain.seal_after_commit({self.organization_id})
+
     @property
     def actor_label(self) -> str:
         if self.actor_user_id:
@@ -231,6 +288,51 @@ class AuditEvent(TenantModel):
         if self.actor_api_key_id:
             return str(self.actor_api_key)
         return str(_("system"))
+
+
+class AuditSeal(TenantModel):
+    """The tamper-evident chain over the audit log: one seal per event, in the order sealed.
+
+    `chain_hash` = SHA-256 of the previous seal's chain hash and this event's canonical hash, so
+    changing, removing or reordering any sealed event breaks every later link. Insert-only like the
+    events (on PostgreSQL the application role may not UPDATE or DELETE either table). The event
+    is referenced by id, not by a foreign key, so that a deleted event leaves its seal behind as
+    evidence."""
+
+    event_id = models.BigIntegerField(unique=True)
+    sequence = models.PositiveBigIntegerField()
+    event_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sequence"], name="audit_seal_unique_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.chain_hash[:12]}"
+
+
+class AuditVerification(TenantModel):
+    """One check of the organization's audit chain (nightly job, `verify_audit` or an auditor)."""
+
+    checked_at = models.DateTimeField(_("checked"), default=timezone.now)
+    intact = models.BooleanField(_("intact"))
+    events_checked = models.PositiveBigIntegerField(_("events checked"), default=0)
+    sealed_through = models.PositiveBigIntegerField(_("sealed through"), default=0)
+    head_hash = models.CharField(_("head hash"), max_length=64, blank=True)
+    breaks = models.JSONField(_("breaks"), default=list, blank=True)
+    source = models.CharField(_("source"), max_length=20)
+
+    class Meta:
+        verbose_name = _("audit verification")
+        verbose_name_plural = _("audit verifications")
+        ordering = ["-checked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {'intact' if self.intact else 'broken'}"
 
 
 class IdempotencyKey(TenantModel):

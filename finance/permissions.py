@@ -71,6 +71,12 @@ ACTIONS = VIEW_ACTIONS | {
     "loyalty.redeem",
     "loyalty.adjust",
     "education.change",
+    "privacy.view",
+    "privacy.export",
+    "privacy.erase",
+    "privacy.manage",
+    # Unmasked tax ids, bank accounts and identity numbers (finance/sensitive.py); each view is audited.
+    "sensitive.view",
 }
 
 # Working the relationship: feedback, service requests, education (sales reps on their own customers).
@@ -104,6 +110,10 @@ _RELATIONSHIP_WRITES = {
     "followup.change",
 }
 
+# Personal information rights (crm/privacy.py): reading the register and retention policies,
+# exporting a subject's data, erasing it, and keeping the register. Consents ride on contact.view /
+# contact.change, since reps must know and record them. Erasing and keeping the register: owner/admin.
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(ACTIONS),
     "admin": frozenset(ACTIONS),
@@ -117,7 +127,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | _PORTFOLIO
     | {"analytics.run", "analytics.policy"}
     | _EXPERIENCE_WORK
-    | {"survey.manage", "survey.send", "loyalty.manage", "loyalty.redeem", "loyalty.adjust"},
+    | {"survey.manage", "survey.send", "loyalty.manage", "loyalty.redeem", "loyalty.adjust"}
+    | {"privacy.view", "privacy.export"}
+    | {"sensitive.view"},
     "ar_clerk": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
@@ -128,8 +140,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | {"survey.send", "loyalty.redeem"},
     # A rep hears the complaint first: they may open a dispute on their own customers' invoices.
     "sales_rep": VIEW_ACTIONS | _RELATIONSHIP_WRITES | {"dispute.open"} | _EXPERIENCE_WORK,
-    "auditor": VIEW_ACTIONS | {"audit.view"} | _PORTFOLIO,
-    "api_read": VIEW_ACTIONS | _PORTFOLIO,
+    "auditor": VIEW_ACTIONS | {"audit.view", "privacy.view"} | _PORTFOLIO,
+    "api_read": VIEW_ACTIONS | _PORTFOLIO | {"privacy.view"},
     "api_write": VIEW_ACTIONS
     | _RELATIONSHIP_WRITES
     | _LEDGER_WRITES
@@ -138,7 +150,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     | {"customer.archive", "customer.assign_owner", "webhook.manage"}
     | _PORTFOLIO
     | _EXPERIENCE_WORK
-    | {"loyalty.redeem"},
+    | {"loyalty.redeem"}
+    | {"privacy.view", "privacy.export"}
+    # The ERP matches customers by tax id and pays to bank accounts: write keys see them, audited.
+    | {"sensitive.view"},
 }
 
 # Roles that see only the customers they own (and those customers' relationship data).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from finance import tenancy
-from finance.models import ApiKey, AuditEvent, Membership, User
+from finance.models import ApiKey, AuditEvent, AuditVerification, Membership, User
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -33,7 +33,7 @@ def api_key_by_prefix(prefix: str) -> ApiKey | None:
 
 
 def api_keys() -> QuerySet[ApiKey]:
-    return ApiKey.objects.select_related("created_by").order_by("revoked_at", "-created_at")
+    return ApiKey.objects.select_related("created_by", "rotated_from").order_by("revoked_at", "-created_at")
 
 
 def audit_events(*, customer_id: int | None = None) -> QuerySet[AuditEvent]:
@@ -41,6 +41,11 @@ def audit_events(*, customer_id: int | None = None) -> QuerySet[AuditEvent]:
     if customer_id is not None:
         events = events.filter(customer_id=customer_id)
     return events.order_by("-created_at", "-id")
+
+
+def latest_audit_verification() -> AuditVerification | None:
+    """The organization's most recent check of its audit chain."""
+    return AuditVerification.objects.order_by("-checked_at", "-id").first()
 
 
 def members() -> QuerySet[User]:

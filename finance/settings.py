@@ -5,7 +5,9 @@ console email); `DJANGO_ENV=production` refuses to start without a real `SECRET_
 The README lists every variable.
 """
 
+import base64
 import datetime
+import hashlib
 from pathlib import Path
 
 import environ
@@ -29,6 +31,22 @@ if PRODUCTION and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50 or len(se
         "DJANGO_ENV=production needs a real SECRET_KEY (at least 50 random characters)."
     )
 
+# --- Field encryption (finance/crypto.py) -----------------------------------------------------
+# FIELD_ENCRYPTION_KEYS: "version:base64 Fernet key" pairs, comma-separated, newest first;
+# BLIND_INDEX_KEY: the HMAC key of the tax id search index. Off production both default to keys
+# derived from SECRET_KEY so `make run` and the tests work; production refuses to start without them.
+_DEV_FIELD_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(f"kehu:field-encryption:{SECRET_KEY}".encode()).digest()
+).decode()
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[] if PRODUCTION else [f"1:{_DEV_FIELD_KEY}"]
+)
+BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="" if PRODUCTION else f"blind-index:{SECRET_KEY}")
+if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs FIELD_ENCRYPTION_KEYS (version:key,...).")
+if PRODUCTION and len(BLIND_INDEX_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs a BLIND_INDEX_KEY of at least 32 characters.")
+
 DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -50,6 +68,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # recovery codes
     "finance",
     "crm",
     "receivables",
@@ -61,12 +82,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CSP, Permissions-Policy, no-store on everything past the static files (finance/headers.py).
+    "finance.headers.SecurityHeadersMiddleware",
     "finance.middleware.RequestGuardMiddleware",
+    # Inside the request id and tenant scope: logs every 403 and 429 as a security event.
+    "finance.security_events.SecurityEventMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "finance.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -89,6 +115,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field (our users sign in with their email)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# Two-factor sign-in (TOTP, django-otp): members with one of these roles in any organization must
+# enroll an authenticator at their next sign-in; everyone else may enable it on /account/security/.
+MFA_REQUIRED_ROLES = env.list("MFA_REQUIRED_ROLES", default=["owner", "admin", "finance_manager", "ar_clerk"])
+OTP_TOTP_ISSUER = "Kehu"  # the account's name in authenticator apps
 
 ROOT_URLCONF = "finance.urls"
 WSGI_APPLICATION = "finance.wsgi.application"
@@ -177,6 +208,12 @@ SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=SESSION_C
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# No script reads the CSRF cookie: pages hand htmx the token in `hx-headers` (templates/base.html),
+# the browsable API and Swagger UI render it into the page.
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 # Requests larger than this are refused with 413 (bulk endpoints take at most 1000 items).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 if PRODUCTION:
@@ -187,6 +224,10 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+    # `__Host-`: the browser accepts these cookies only over HTTPS, for this host, on path / (ASVS 3.3.1).
+    SESSION_COOKIE_NAME = "__Host-kehu_session"
+    CSRF_COOKIE_NAME = "__Host-kehu_csrftoken"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -209,7 +250,16 @@ REST_FRAMEWORK = {
     ],
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Per API key and per signed-in user, never per address (finance/api/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "finance.api.throttling.ApiKeyRateThrottle",
+        "finance.api.throttling.UserRateThrottle",
+    ],
 }
+# Requests per minute: an API key without its own limit (nor its organization's
+# settings["api_rate_limit_per_minute"]), and a signed-in browser user on the API.
+API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=600)
+API_USER_RATE_LIMIT_PER_MINUTE = env.int("API_USER_RATE_LIMIT_PER_MINUTE", default=1200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kehu API",
     "DESCRIPTION": (
@@ -291,13 +341,44 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Logging --------------------------------------------------------------------------------
+# Security events (finance/security_events.py) are JSON lines on stdout, and also appended to
+# SECURITY_LOG_FILE when set; they carry no personal data.
+SECURITY_LOG_FILE = env.str("SECURITY_LOG_FILE", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "security_json": {"()": "finance.security_events.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security_stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "security_json",
+        },
+        **(
+            {
+                "security_file": {
+                    "class": "logging.handlers.WatchedFileHandler",
+                    "filename": SECURITY_LOG_FILE,
+                    "formatter": "security_json",
+                }
+            }
+            if SECURITY_LOG_FILE
+            else {}
+        ),
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "kehu.security": {
+            "handlers": ["security_stdout", *(["security_file"] if SECURITY_LOG_FILE else [])],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
 
 # --- Kehu -----------------------------------------------------------------------------------

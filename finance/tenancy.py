@@ -129,7 +129,46 @@ def request_scope() -> Iterator[None]:
 
 
 class TenantQuerySet(models.QuerySet):
-    pass
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get(*args, **kwargs)
+        except self.model.DoesNotExist:
+            _report_foreign_id(self.model, args, kwargs)
+            raise
+
+
+_PK_LOOKUPS = ("pk", "id", "pk__exact", "id__exact")
+
+
+def _report_foreign_id(model: type[models.Model], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A by-id lookup that missed in the current tenant: if the id belongs to another tenant, log
+    `access.foreign_id` (the caller still answers 404, exactly as for a missing id).
+
+    Only plain primary-key lookups made during a request are checked, so `get_or_create` and
+    background jobs cost nothing extra. On PostgreSQL, row-level security hides other tenants'
+    rows from the application role, so there the check finds nothing and stays silent.
+    """
+    org = _current_org.get()
+    if org is None or args or len(kwargs) != 1:
+        return
+    name, value = next(iter(kwargs.items()))
+    if name not in _PK_LOOKUPS:
+        return
+    from finance import security_events
+
+    if security_events.current_request() is None:
+        return
+    try:
+        pk = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return
+    unscoped = getattr(model, "unscoped", None)
+    if unscoped is None or not -(2**63) <= pk < 2**63:
+        return
+    if unscoped.filter(pk=pk).exclude(organization_id=org.pk).exists():
+        security_events.emit(
+            "access.foreign_id", object_type=model._meta.label_lower, object_id=pk, status=404
+        )
 
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]

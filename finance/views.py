@@ -7,6 +7,7 @@ import datetime
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from finance import audit, selectors, services, tenancy
-from finance.forms import ApiKeyForm, AuditFilterForm
+from finance.forms import ApiKeyForm, ApiKeyRotateForm, AuditFilterForm
 from finance.middleware import SESSION_ORG_KEY
 from finance.models import ApiKey, AuditEvent
 from finance.web import ActorRequiredMixin
@@ -48,11 +49,7 @@ class ApiKeysView(ActorRequiredMixin, View):
     required_action = "apikey.manage"
 
     def get(self, request: HttpRequest, form: ApiKeyForm | None = None, new_key: str = "") -> HttpResponse:
-        return render(
-            request,
-            "finance/api_keys.html",
-            {"keys": selectors.api_keys(), "form": form or ApiKeyForm(), "new_key": new_key},
-        )
+        return _api_keys_page(request, form=form, new_key=new_key)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = ApiKeyForm(request.POST)
@@ -60,7 +57,10 @@ class ApiKeysView(ActorRequiredMixin, View):
             return self.get(request, form=form)
         try:
             _key, raw_key = services.api_key_create(
-                actor=self.actor, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
+                actor=self.actor,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -69,16 +69,66 @@ class ApiKeysView(ActorRequiredMixin, View):
         return self.get(request, new_key=raw_key)
 
 
+def _api_keys_page(
+    request: HttpRequest, *, form: ApiKeyForm | None = None, new_key: str = ""
+) -> HttpResponse:
+    return render(
+        request,
+        "finance/api_keys.html",
+        {
+            "keys": selectors.api_keys(),
+            "form": form or ApiKeyForm(),
+            "new_key": new_key,
+            "overlap_choices": ApiKeyRotateForm.OVERLAP_CHOICES,
+            "default_rate_limit": settings.API_KEY_RATE_LIMIT_PER_MINUTE,
+        },
+    )
+
+
+def _api_key_or_404(pk: int) -> ApiKey:
+    """One of the current organization's keys; another organization's id is a 404 like a missing one."""
+    try:
+        return ApiKey.objects.get(pk=pk)
+    except ApiKey.DoesNotExist:
+        raise Http404 from None
+
+
 class ApiKeyRevokeView(ActorRequiredMixin, View):
     required_action = "apikey.manage"
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        key = ApiKey.objects.filter(pk=pk).first()
-        if key is None:
-            raise Http404
+        key = _api_key_or_404(pk)
         services.api_key_revoke(actor=self.actor, key=key)
         messages.success(request, _("API key revoked."))
         return redirect("api-keys")
+
+
+class ApiKeyRotateView(ActorRequiredMixin, View):
+    """Issues a successor key (shown once); the old one keeps working for the chosen overlap."""
+
+    required_action = "apikey.manage"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        key = _api_key_or_404(pk)
+        form = ApiKeyRotateForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect("api-keys")
+        try:
+            _successor, raw_key = services.api_key_rotate(
+                actor=self.actor,
+                key=key,
+                overlap_hours=form.cleaned_data["overlap_hours"],
+                rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("api-keys")
+        messages.success(request, _("API key rotated. Copy the new key now: it will not be shown again."))
+        return _api_keys_page(request, new_key=raw_key)
 
 
 class AuditLogView(ActorRequiredMixin, View):
@@ -105,7 +155,14 @@ class AuditLogView(ActorRequiredMixin, View):
         query.pop("page", None)
         query.pop("export", None)
         return render(
-            request, "finance/audit_log.html", {"page": page, "form": form, "query": query.urlencode()}
+            request,
+            "finance/audit_log.html",
+            {
+                "page": page,
+                "form": form,
+                "query": query.urlencode(),
+                "verification": selectors.latest_audit_verification(),
+            },
         )
 
 
@@ -176,7 +233,7 @@ def _event_rows(events: Any, tz: Any, writer: Any) -> Any:
                 _csv_text(event.object_repr),
                 event.customer_id or "",
                 _csv_text(json.dumps(event.changes, ensure_ascii=False, sort_keys=True)),
-                event.request_id,
+                _csv_text(event.request_id or ""),
             ]
         )
 

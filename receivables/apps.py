@@ -50,6 +50,9 @@ class ReceivablesConfig(AppConfig):
             )
         )
         self._ready_promises_and_disputes()
+        from receivables import privacy as receivables_privacy
+
+        receivables_privacy.register()  # its sections of crm's privacy export and erasure
 
     def _ready_promises_and_disputes(self) -> None:
         from finance import webhooks as finance_webhooks

@@ -30,3 +30,10 @@ if not REDIS_URL:  # noqa: F405
         "control_folder": str(_broker / "control"),
         "store_processed": False,
     }
+
+# Rate limits no other test (fuzzing, imports, bulk) can reach; tests of the limits override them.
+API_KEY_RATE_LIMIT_PER_MINUTE = 1_000_000
+API_USER_RATE_LIMIT_PER_MINUTE = 1_000_000
+# Security events stay out of the test output; tests read them with caplog.
+LOGGING["handlers"]["security_null"] = {"class": "logging.NullHandler"}  # noqa: F405
+LOGGING["loggers"]["kehu.security"]["handlers"] = ["security_null"]  # noqa: F405

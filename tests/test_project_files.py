@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
@@ -181,6 +182,8 @@ def test_production_settings_pass_the_deploy_checks(tmp_path: Path) -> None:
         SECRET_KEY=secret_key,
         ALLOWED_HOSTS="kehu.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        FIELD_ENCRYPTION_KEYS=f"1:{Fernet.generate_key().decode()}",
+        BLIND_INDEX_KEY=Fernet.generate_key().decode(),
     )
     result = run_manage_py("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from analytics import selectors
@@ -58,7 +58,9 @@ class CustomerAnalyticsSerializer(serializers.ModelSerializer):
 
     # Reads `currency` and `horizon_months` from the context, the same for every row of a page.
 
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     owner = serializers.IntegerField(source="customer.owner_id", read_only=True, allow_null=True)
     computed_on = serializers.DateField(source="run_date", read_only=True)
@@ -152,6 +154,7 @@ def retention(sizes: list[int], matrix: list[list[int]]) -> list[list[str | None
     return rows
 
 
+@extend_schema_serializer(many=False)  # one object from a `list` action, not an array
 class AnalyticsCohortsSerializer(serializers.Serializer):
     """Monthly acquisition cohorts of the last 24 months of the latest run: `sizes[i]` customers
     first bought in `months[i]`; `matrix[i][k]` of them bought in the k-th month after it
@@ -275,6 +278,7 @@ EMPTY_SUMMARY: dict[str, Any] = {
 }
 
 
+@extend_schema_serializer(many=False)  # one object from a `list` action, not an array
 class AnalyticsSummarySerializer(serializers.Serializer):
     """The organization's figures from the latest finished run (`date` null and empty figures
     before the first), with the fitted models, the run's warnings, how churn alerts turned out
@@ -388,7 +392,9 @@ class ChurnAlertSerializer(serializers.ModelSerializer):
     """A churn alert raised by the weekly job, with the risk's reasons as they were then, the
     retention follow-up it created and, once decided, whether the customer bought again."""
 
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     reasons = serializers.SerializerMethodField()
     clv = serializers.DecimalField(**MONEY, read_only=True, allow_null=True)

@@ -10,7 +10,7 @@ import django_filters
 from django import forms
 
 from credit.models import CreditStatus, LimitRequest, OpenOrder, RiskClass
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
 
 
 class YearField(forms.IntegerField):
@@ -38,8 +38,8 @@ class LimitRequestFilter(django_filters.FilterSet):
     customer_external_id = django_filters.CharFilter(field_name="customer__external_id")
     status = django_filters.ChoiceFilter(choices=LimitRequest.Status.choices)
     temporary = django_filters.BooleanFilter()
-    requested_after = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
-    requested_before = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
+    requested_after = IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_before = IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
 
 
 class StatementFilter(django_filters.FilterSet):

@@ -19,12 +19,15 @@ from credit.models import (
     CreditHold,
     CreditProfile,
     CreditStatus,
+    ExternalRating,
     FinancialStatement,
     LimitRequest,
     OpenOrder,
 )
 from credit.ratios import statement_ratios
 from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.sensitive import SensitiveSerializerMixin
+from finance.sensitive import can_view_figures
 from receivables.api.serializers import MONEY, CurrencyField, CustomerRefMixin
 from receivables.models import CustomerTerms, PaymentTerms
 
@@ -158,8 +161,14 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     # Reads `facts` (a ProfileFacts of the whole page) from the context: see `profile_facts`.
 
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
     customer_name = serializers.CharField(source="customer.name", read_only=True)
+    # Declared so the schema lists "" (no rating): read-only model fields lose `allow_blank`.
+    external_rating = serializers.ChoiceField(
+        choices=ExternalRating.choices, allow_blank=True, read_only=True
+    )
     currency = serializers.SerializerMethodField()
     effective_limit = serializers.SerializerMethodField()
     exposure = serializers.SerializerMethodField()
@@ -275,7 +284,9 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class LimitRequestSerializer(serializers.ModelSerializer):
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
     customer_name = serializers.CharField(source="customer.name", read_only=True)
 
     class Meta:
@@ -328,7 +339,9 @@ class LimitRejectSerializer(serializers.Serializer):
 
 
 class RatiosSerializer(serializers.Serializer):
-    working_capital = serializers.CharField()
+    working_capital = serializers.CharField(
+        allow_null=True, help_text=_("null when the caller may not see the statement's figures.")
+    )
     current_ratio = serializers.CharField(allow_null=True)
     quick_ratio = serializers.CharField(allow_null=True)
     debt_to_equity = serializers.CharField(allow_null=True)
@@ -338,8 +351,13 @@ class RatiosSerializer(serializers.Serializer):
     zone = serializers.ChoiceField(choices=["safe", "grey", "distress"], allow_null=True)
 
 
-class StatementSerializer(serializers.ModelSerializer):
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+class StatementSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+    """Figures are null unless the caller may see them (`sensitive.view` or `credit.statement`);
+    each statement shown with its figures is a `sensitive.viewed` audit event."""
+
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     ratios = serializers.SerializerMethodField()
 
@@ -361,10 +379,14 @@ class StatementSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {name: {"allow_null": True} for name in FinancialStatement.FIGURES}
 
     @extend_schema_field(RatiosSerializer)
     def get_ratios(self, statement: FinancialStatement) -> dict[str, str | None]:
-        return statement_ratios(statement).as_json()
+        ratios = statement_ratios(statement).as_json()
+        if not can_view_figures(getattr(self.context.get("request"), "auth", None)):
+            ratios["working_capital"] = None  # an amount, not a ratio: it would reveal the figures
+        return ratios
 
 
 class StatementFiguresSerializer(serializers.Serializer):
@@ -401,7 +423,9 @@ class StatementUpdateSerializer(StatementFiguresSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = OpenOrder

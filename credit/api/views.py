@@ -19,6 +19,7 @@ from credit.api import filters
 from credit.api import serializers as s
 from credit.models import CreditProfile, FinancialStatement, LimitRequest, OpenOrder
 from finance.api.base import ActorMixin, KehuViewSet
+from finance.api.sensitive import SensitiveAuditMixin
 
 EMPTY_BODY = {"type": "object", "description": "No fields: an empty object (or no body)."}
 IGNORED_IDEMPOTENCY_KEY = OpenApiParameter(
@@ -153,7 +154,7 @@ class LimitRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Kehu
         return self.get_queryset().get(pk=limit_request.pk)
 
 
-class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuViewSet):
+class StatementViewSet(SensitiveAuditMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuViewSet):
     """Customers' financial statements, one per customer and fiscal year, with their ratios and
     Altman Z″. Saving or deleting one rescores the customer after the commit."""
 

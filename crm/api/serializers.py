@@ -9,6 +9,7 @@ from rest_framework import serializers
 from crm import selectors
 from crm.models import Contact, Customer, FollowUp, Interaction
 from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.sensitive import SensitiveSerializerMixin
 from finance.money import country_codes, currency_codes
 from finance.selectors import members
 
@@ -17,7 +18,11 @@ def _members(actor: Any) -> Any:
     return members()
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+    """`tax_id` and `bank_account` come masked ("••••" and the last 4 characters) unless the caller
+    may see them (owner, admin, finance manager, write-scoped API keys); each unmasked customer is
+    a `sensitive.viewed` audit event. A tax id already used by another customer is a 400."""
+
     owner = ScopedPrimaryKeyRelatedField(_members, allow_null=True, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
     country = serializers.ChoiceField(choices=sorted(country_codes()), required=False)
@@ -32,6 +37,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "name",
             "legal_name",
             "tax_id",
+            "bank_account",
             "country",
             "currency",
             "email",
@@ -71,7 +77,9 @@ class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+    """`identity_number` comes masked unless the caller may see it; each unmasked view is audited."""
+
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
 
     class Meta:
@@ -83,6 +91,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "title",
             "email",
             "phone",
+            "identity_number",
             "preferred_language",
             "is_primary",
             "is_billing",
@@ -100,7 +109,7 @@ class ContactSerializer(serializers.ModelSerializer):
 class InteractionSerializer(serializers.ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
     contact = ScopedPrimaryKeyRelatedField(selectors.contacts_visible_to, allow_null=True, required=False)
-    user = serializers.PrimaryKeyRelatedField(read_only=True)
+    user = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     follow_up = serializers.SerializerMethodField()
 
     class Meta:
@@ -129,7 +138,7 @@ class InteractionSerializer(serializers.ModelSerializer):
 class FollowUpSerializer(serializers.ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
     assignee = ScopedPrimaryKeyRelatedField(_members, allow_null=True, required=False)
-    interaction = serializers.PrimaryKeyRelatedField(read_only=True)
+    interaction = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = FollowUp

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
@@ -28,7 +32,8 @@ from crm.models import (
     LifecycleStage,
 )
 from finance.api.base import KehuViewSet
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
+from finance.api.sensitive import SensitiveAuditMixin
 
 
 # Filters are declared one by one: a FilterSet's Meta.fields would query a tenant table at import.
@@ -40,10 +45,23 @@ class CustomerFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CustomerStatus.choices)
     country = django_filters.CharFilter()
     currency = django_filters.CharFilter()
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+
+class CustomerSearchFilter(SearchFilter):
+    """`search` over the text fields, plus an exact tax id match through its blind index (the tax
+    id column is encrypted, so it is never matched in part)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        search = request.query_params.get(self.search_param, "").strip()
+        if not search:
+            return queryset
+        by_text = super().filter_queryset(request, queryset, view)
+        return queryset.filter(Q(pk__in=by_text.values("pk")) | selectors.tax_id_match(search))
 
 
 class CustomerViewSet(
+    SensitiveAuditMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     KehuViewSet,
@@ -53,7 +71,8 @@ class CustomerViewSet(
     queryset = Customer.unscoped.none()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
-    search_fields = ["name", "legal_name", "external_id", "tax_id", "email"]
+    filter_backends = [DjangoFilterBackend, CustomerSearchFilter, OrderingFilter]
+    search_fields = ["name", "legal_name", "external_id", "email"]
     ordering_fields = ["id", "name", "created_at", "updated_at"]
     action_permissions = {
         "list": "customer.view",
@@ -143,7 +162,7 @@ class ContactFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(lookup_expr="iexact")
 
 
-class ContactViewSet(_RelationshipViewSet):
+class ContactViewSet(SensitiveAuditMixin, _RelationshipViewSet):
     queryset = Contact.unscoped.none()
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
@@ -177,8 +196,8 @@ class InteractionFilter(django_filters.FilterSet):
     customer = IdFilter(field_name="customer_id")
     contact = IdFilter(field_name="contact_id")
     user = IdFilter(field_name="user_id")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     kind = django_filters.ChoiceFilter(choices=InteractionKind.choices)
 
 

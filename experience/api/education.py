@@ -23,7 +23,7 @@ from experience import education
 from experience.models import Attendance, Resource, Session
 from finance.api.base import KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
 from finance.models import Membership, User
 
 
@@ -179,8 +179,8 @@ class ResourceFilter(django_filters.FilterSet):
 
 class SessionFilter(django_filters.FilterSet):
     resource = IdFilter(field_name="resource_id")
-    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 
 
 class AttendanceFilter(django_filters.FilterSet):

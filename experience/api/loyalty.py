@@ -14,7 +14,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +49,7 @@ class LoyaltyTierSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
 
+@extend_schema_serializer(many=False)  # one object from a `list` action, not an array
 class LoyaltyProgramSerializer(serializers.ModelSerializer):
     """The program's rules. Until someone saves them, the defaults (`updated_at` null)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -24,7 +24,7 @@ from experience.models import ServiceNote, ServiceRequest, SlaPolicy
 from experience.models.service import Priority
 from finance.api.base import KehuAPIView, KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
 from finance.models import Membership, User
 from receivables.api.serializers import CustomerRefMixin
 
@@ -43,7 +43,7 @@ def _members(actor: Any) -> QuerySet[User]:
 
 
 class NoteSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.email", default=None, read_only=True)
+    author = serializers.CharField(source="author.email", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = ServiceNote
@@ -59,8 +59,12 @@ class NoteInSerializer(serializers.Serializer):
 class ServiceRequestSerializer(serializers.ModelSerializer):
     """A request with its deadlines and SLA flags. `sla_alerts` lists the alerts already sent."""
 
-    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
-    assignee_email = serializers.CharField(source="assignee.email", default=None, read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", read_only=True, allow_null=True
+    )
+    assignee_email = serializers.CharField(
+        source="assignee.email", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ServiceRequest
@@ -155,6 +159,18 @@ class QualityRowSerializer(serializers.Serializer):
     responses = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # one page object from a `list` action, not an array
+class SlaPolicyPageSerializer(serializers.Serializer):
+    results = SlaPolicySerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text=_("Always null: one page holds them all."))
+
+
+@extend_schema_serializer(many=False)  # one page object from a `list` action, not an array
+class QualityPageSerializer(serializers.Serializer):
+    results = QualityRowSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text=_("Always null: one page holds them all."))
+
+
 class QualityInSerializer(serializers.Serializer):
     months = serializers.IntegerField(min_value=1, max_value=36, default=6)
     group_by = serializers.ChoiceField(choices=service_selectors.GROUPS, default="month")
@@ -173,7 +189,7 @@ class ServiceRequestFilter(django_filters.FilterSet):
     customer_external_id = django_filters.CharFilter(field_name="customer__external_id")
     external_id = django_filters.CharFilter()
     breached = django_filters.BooleanFilter(method="filter_breached")
-    opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_after = IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
 
     def filter_breached(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:
@@ -300,7 +316,7 @@ class SlaPolicyViewSet(KehuAPIView):
     action_permissions = {"list": "experience.view", "partial_update": "service.policy"}
     lookup_value_regex = "[a-z]+"
 
-    @extend_schema(responses=SlaPolicySerializer(many=True))
+    @extend_schema(responses=SlaPolicyPageSerializer)
     def list(self, request: Request) -> Response:
         policies = service_selectors.sla_policies().values()
         return Response({"results": SlaPolicySerializer(policies, many=True).data, "next": None})
@@ -334,7 +350,7 @@ class ServiceQualityViewSet(KehuAPIView):
             OpenApiParameter("group_by", str, enum=list(service_selectors.GROUPS)),
             OpenApiParameter("customer", int, description="One customer's figures."),
         ],
-        responses=QualityRowSerializer(many=True),
+        responses=QualityPageSerializer,
     )
     def list(self, request: Request) -> Response:
         serializer = QualityInSerializer(data=request.query_params, context={"request": request})

@@ -12,7 +12,7 @@ from typing import Any
 import django_filters
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +32,7 @@ from experience.models import (
 )
 from finance.api.base import KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
 from finance.models import Language, Membership, User
 
 
@@ -259,8 +259,8 @@ class ResponseFilter(django_filters.FilterSet):
     survey = IdFilter(field_name="survey_id")
     customer = IdFilter(field_name="customer_id")
     category = django_filters.ChoiceFilter(choices=SurveyResponse.Category.choices)
-    responded_after = django_filters.IsoDateTimeFilter(field_name="responded_at", lookup_expr="gte")
-    responded_before = django_filters.IsoDateTimeFilter(field_name="responded_at", lookup_expr="lt")
+    responded_after = IsoDateTimeFilter(field_name="responded_at", lookup_expr="gte")
+    responded_before = IsoDateTimeFilter(field_name="responded_at", lookup_expr="lt")
 
 
 class ResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuViewSet):
@@ -293,6 +293,7 @@ class ScoresSerializer(serializers.Serializer):
     dissatisfied = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # one object from a `list` action, not an array
 class ResultsSerializer(serializers.Serializer):
     """NPS (% promoters − % detractors), CSAT (% satisfied), response rate (answered of sent, %),
     by month and by customer group, ABC class and owner rep."""

@@ -11,6 +11,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -120,6 +122,34 @@ class KehuViewSet(IdempotentMixin, ActorMixin, viewsets.GenericViewSet):
 
     def scoped_queryset(self) -> QuerySet:
         return self.queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # A detail URL names one row: list filters in its query string neither narrow nor refuse it.
+        if self.detail:
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> None:
+        """An id the actor cannot see is a 404 before it is a 403: a refusal never tells whether
+        another organization's (or another rep's) row exists."""
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if lookup is not None and isinstance(request.auth, Actor) and not self._visible(lookup):
+            raise exceptions.NotFound()
+        super().permission_denied(request, message=message, code=code)
+
+    def _visible(self, lookup: Any) -> bool:
+        try:
+            return self.get_queryset().filter(**{self.lookup_field: lookup}).exists()
+        except (
+            ValueError,
+            TypeError,
+            DjangoValidationError,
+            DjangoPermissionDenied,
+            exceptions.APIException,
+        ):
+            return False
 
 
 class KehuAPIView(IdempotentMixin, ActorMixin, viewsets.ViewSet):

@@ -1,10 +1,13 @@
 """Filter pieces shared by every API: ids checked to fit a bigint, so no input reaches the database
 as a number it cannot hold."""
 
+import datetime
 from typing import Any
 
 import django_filters
 from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 BIGINT_MAX = 2**63 - 1
 
@@ -18,3 +21,21 @@ class IdField(forms.IntegerField):
 
 class IdFilter(django_filters.NumberFilter):
     field_class = IdField
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, handed to the database in UTC: an offset PostgreSQL cannot hold
+    (`+19:18`) or an instant past year 9999 is a 400, never a database error."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None or timezone.is_naive(parsed):
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(_("Enter a date and time between the years 1 and 9999.")) from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField

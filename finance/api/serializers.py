@@ -1,8 +1,11 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from finance.models import AuditEvent, Organization, WebhookDelivery, WebhookEndpoint
 
 
+# many=False: served by a `list` action, which drf-spectacular would otherwise document as an array.
+@extend_schema_serializer(many=False)
 class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization

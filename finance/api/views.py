@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from finance import selectors, webhooks
 from finance.api.base import KehuViewSet
-from finance.api.filters import IdFilter
+from finance.api.filters import IdFilter, IsoDateTimeFilter
 from finance.api.serializers import (
     AuditEventSerializer,
     OrganizationSerializer,
@@ -36,8 +36,8 @@ class OrganizationViewSet(KehuViewSet):
 
 class AuditEventFilter(django_filters.FilterSet):
     customer = IdFilter(field_name="customer_id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     actor_user = IdFilter(field_name="actor_user_id")
     action = django_filters.CharFilter()
     object_type = django_filters.CharFilter()

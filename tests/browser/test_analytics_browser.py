@@ -22,6 +22,7 @@ from crm.models import Customer
 from finance import tenancy
 from finance.actors import Actor
 from tests.analytics.conftest import TODAY, portfolio
+from tests.browser.conftest import log_in as browser_log_in
 
 if not Path("/usr/bin/chromium").exists():
     pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
@@ -42,11 +43,8 @@ NAMES = [
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email)
 
 
 def shot(page: Page, name: str) -> None:

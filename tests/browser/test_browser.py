@@ -19,6 +19,7 @@ from crm.models import Customer, FollowUp, Interaction
 from finance import tenancy
 from finance.actors import Actor
 from finance.services import api_key_create
+from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import (
     ContactFactory,
     CustomerFactory,
@@ -41,12 +42,8 @@ WRONG_CHECK_DIGIT_USCC = "91310000775785551L"
 
 
 def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the login form (email + password) and wait for the dashboard."""
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", password)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email, password)
 
 
 def test_login_then_create_customer_and_reject_a_bad_tax_id(page: Page, org: Any, members: dict) -> None:
@@ -64,7 +61,11 @@ def test_login_then_create_customer_and_reject_a_bad_tax_id(page: Page, org: Any
     page.wait_for_url(CUSTOMER_PAGE)
     expect(page.locator("h1")).to_have_text("Shanghai Huadong Electromechanical")
     expect(page.locator(".messages")).to_contain_text("Customer created.")
-    expect(page.locator("[data-panel=profile]")).to_contain_text(VALID_USCC)
+    # Masked on the page; the owner may show it (an audited htmx POST).
+    expect(page.locator("[data-panel=profile]")).to_contain_text("••••••••••••••552L")
+    expect(page.locator("[data-panel=profile]")).not_to_contain_text(VALID_USCC)
+    page.get_by_test_id("show-tax_id").click()
+    expect(page.get_by_test_id("revealed")).to_have_text(VALID_USCC)
     with tenancy.tenant(org):
         created = Customer.unscoped.get(pk=int(CUSTOMER_PAGE.search(page.url).group(1)))
     assert (created.organization_id, created.tax_id, created.country, created.currency) == (

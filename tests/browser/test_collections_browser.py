@@ -21,6 +21,7 @@ from finance import tenancy
 from finance.actors import Actor
 from receivables import services
 from receivables.models import PromiseToPay
+from tests.browser.conftest import log_in as browser_log_in
 from tests.conftest import actor_for
 from tests.factories import ContactFactory, CustomerFactory
 
@@ -42,11 +43,8 @@ def preview_url() -> str:
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email)
 
 
 def on(org: Any, offset: int) -> datetime.date:

@@ -22,6 +22,7 @@ from credit.models import CreditProfile, CreditReview, LimitRequest
 from credit.scoring import score_customers
 from finance import tenancy
 from finance.actors import Actor
+from tests.browser.conftest import log_in as browser_log_in
 from tests.conftest import actor_for
 from tests.credit.conftest import customer as make_customer
 from tests.credit.conftest import invoice
@@ -38,11 +39,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email)
 
 
 def log_out(page: Page) -> None:

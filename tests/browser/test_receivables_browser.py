@@ -18,6 +18,7 @@ from finance import tenancy
 from finance.actors import Actor
 from receivables import services
 from receivables.models import Allocation, Payment
+from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import CustomerFactory
 
 if not Path("/usr/bin/chromium").exists():
@@ -31,11 +32,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email)
 
 
 def on(org: Any, offset: int) -> datetime.date:

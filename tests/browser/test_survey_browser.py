@@ -20,6 +20,7 @@ from experience import surveys
 from experience.models import Survey
 from finance import tenancy
 from finance.actors import Actor
+from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import ContactFactory, CustomerFactory
 
 if not Path("/usr/bin/chromium").exists():
@@ -34,11 +35,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", PASSWORD)
-    page.locator("form.stacked button[type=submit]").click()
-    page.wait_for_url(DASHBOARD)
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(page, email)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ shows it without a page load."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from experience import education
 from finance import tenancy
 from finance.actors import Actor
 from tests.browser.conftest import *  # noqa: F403  (Chromium, live_server and page fixtures)
+from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import ContactFactory, CustomerFactory
 
 if not Path("/usr/bin/chromium").exists():
@@ -28,11 +28,8 @@ SHOTS = Path("/tmp/kehu-education-screens")
 
 
 def log_in(tab: Page, email: str) -> None:
-    tab.goto("/accounts/login/")
-    tab.fill("#id_username", email)
-    tab.fill("#id_password", PASSWORD)
-    tab.locator("form.stacked button[type=submit]").click()
-    tab.wait_for_url(re.compile(r"^https?://[^/]+/$"))
+    """Sign in through the login form (email, password, then the authenticator's code)."""
+    browser_log_in(tab, email)
 
 
 def test_education_pages_fit_a_phone_and_update_inline(

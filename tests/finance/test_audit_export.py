@@ -21,14 +21,15 @@ pytestmark = pytest.mark.django_db
 def event_at(org, when: datetime.datetime, name: str) -> AuditEvent:
     customer = CustomerFactory(organization=org, name=name)
     with tenancy.tenant(org):
-        event = audit.record(
+        event = audit.build(
             actor=Actor.system(org),
             action="customer.updated",
             instance=customer,
             changes={"name": ["old", name]},
             customer_id=customer.pk,
         )
-        AuditEvent.objects.filter(pk=event.pk).update(created_at=when)
+        event.created_at = when  # audit rows are insert-only: set the time before the insert
+        event.save()
     return event
 
 

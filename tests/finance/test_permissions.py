@@ -63,6 +63,11 @@ EXPECTED = {
     "loyalty.redeem":         "Y     Y    Y   Y     -    -       -        Y",
     "loyalty.adjust":         "Y     Y    Y   -     -    -       -        -",
     "education.change":       "Y     Y    Y   Y     Y    -       -        Y",
+    "sensitive.view":         "Y     Y    Y   -     -    -       -        Y",
+    "privacy.view":           "Y     Y    Y   -     -    Y       Y        Y",
+    "privacy.export":         "Y     Y    Y   -     -    -       -        Y",
+    "privacy.erase":          "Y     Y    -   -     -    -       -        -",
+    "privacy.manage":         "Y     Y    -   -     -    -       -        -",
 }
 # fmt: on
 ROLES = ["owner", "admin", "finance_manager", "ar_clerk", "sales_rep", "auditor", "api_read", "api_write"]
