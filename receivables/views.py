@@ -35,6 +35,7 @@ from finance.actors import Actor
 from finance.bulk import error_detail
 from finance.models import Organization
 from finance.money import currency_codes
+from finance.routers import reporting
 from finance.selectors import members
 from finance.web import ActorRequiredMixin
 from receivables import charts, kpis, selectors, services
@@ -170,12 +171,13 @@ class DashboardView(ActorRequiredMixin, View):
         today = organization.local_today()
         context: dict[str, Any] = {"today": today, "currency": organization.base_currency}
         try:
-            report = selectors.aging_report(
-                organization=organization,
-                as_of=today,
-                basis="due_date",
-                customer_ids=visible_customer_ids(self.actor),
-            )
+            with reporting():
+                report = selectors.aging_report(
+                    organization=organization,
+                    as_of=today,
+                    basis="due_date",
+                    customer_ids=visible_customer_ids(self.actor),
+                )
         except selectors.MissingExchangeRates as exc:
             context["missing_rates"] = exc.missing
             return render(request, "receivables/dashboard.html", context)
@@ -347,9 +349,10 @@ class AgingReportView(AgingFormMixin, View):
         labels = bucket_labels(organization, values["basis"])
         context: dict[str, Any] = {"form": form, "values": values, "labels": labels}
         try:
-            report = selectors.aging_report(
-                organization=organization, customer_ids=visible_customer_ids(self.actor), **values
-            )
+            with reporting():
+                report = selectors.aging_report(
+                    organization=organization, customer_ids=visible_customer_ids(self.actor), **values
+                )
         except selectors.MissingExchangeRates as exc:
             context["missing_rates"] = exc.missing
             return render(request, "receivables/aging.html", context)

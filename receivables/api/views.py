@@ -19,6 +19,7 @@ from crm import selectors as crm_selectors
 from finance import webhooks
 from finance.api.base import KehuViewSet
 from finance.api.filters import IdFilter
+from finance.routers import reporting
 from receivables import kpis, selectors, services
 from receivables.api import serializers as s
 from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Payment
@@ -277,16 +278,17 @@ class AgingReportViewSet(KehuViewSet):
         params = query.validated_data
         organization = self.actor.organization
         try:
-            report = selectors.aging_report(
-                organization=organization,
-                as_of=params.get("as_of") or organization.local_today(),
-                basis=params["basis"],
-                owner_id=params.get("owner"),
-                customer_group=params.get("customer_group", ""),
-                currency=params.get("currency", ""),
-                min_balance=params.get("min_balance"),
-                customer_ids=self._visible_customer_ids(),
-            )
+            with reporting():
+                report = selectors.aging_report(
+                    organization=organization,
+                    as_of=params.get("as_of") or organization.local_today(),
+                    basis=params["basis"],
+                    owner_id=params.get("owner"),
+                    customer_group=params.get("customer_group", ""),
+                    currency=params.get("currency", ""),
+                    min_balance=params.get("min_balance"),
+                    customer_ids=self._visible_customer_ids(),
+                )
         except selectors.MissingExchangeRates as exc:
             raise _missing_rates_error(exc) from None
         except selectors.InvalidAgingBuckets as exc:  # the organization's settings, not the request
@@ -368,9 +370,10 @@ class KpiReportViewSet(KehuViewSet):
         else:
             customer_ids = None
         try:
-            figures = kpis.kpis(
-                organization=organization, date_from=date_from, date_to=date_to, customer_ids=customer_ids
-            )
+            with reporting():
+                figures = kpis.kpis(
+                    organization=organization, date_from=date_from, date_to=date_to, customer_ids=customer_ids
+                )
         except selectors.MissingExchangeRates as exc:
             raise _missing_rates_error(exc) from None
         return Response(kpis.kpis_as_json(figures))
