@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+KEHU_QUEUES = ("default", "dispatch", "jobs", "heavy", "delivery")
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -350,6 +351,30 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queues per kind of work (docs/scaling.md). A worker started without -Q consumes all of them, as
+# on one machine; on several, `celery -A finance worker -Q heavy` gives the nightly recomputes and
+# imports machines of their own, `-Q dispatch,jobs,default` keeps the small work moving.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in KEHU_QUEUES}
+CELERY_TASK_ROUTES = {
+    # Beat's dispatchers: one quick fan-out each, never behind a long job.
+    "finance.dispatch_jobs": {"queue": "dispatch"},
+    "experience.dispatch_sla_checks": {"queue": "dispatch"},
+    # The per-organization daily jobs (aging snapshot, dunning, statements, reviews, alerts...).
+    "finance.run_tenant_job": {"queue": "jobs"},
+    "experience.sla_check": {"queue": "jobs"},
+    # Minutes of CPU and memory each: the analytics recompute and ERP file imports.
+    "analytics.recompute": {"queue": "heavy"},
+    "receivables.import_run": {"queue": "heavy"},
+    # Talking to the outside world: e-mail and webhooks, retried with backoff.
+    "receivables.deliver_dunning_message": {"queue": "delivery"},
+    "receivables.deliver_dunning_messages": {"queue": "delivery"},
+    "finance.deliver_webhook": {"queue": "delivery"},
+    # Everything else (credit rescoring after a change) stays on "default".
+}
+# At most this many tasks of one organization run at once across all workers, so one large tenant
+# cannot take every worker (finance/concurrency.py); a task over the limit waits and retries.
+TENANT_TASK_CONCURRENCY = env.int("TENANT_TASK_CONCURRENCY", default=2)
 
 # --- Logging --------------------------------------------------------------------------------
 # Security events (finance/security_events.py) are JSON lines on stdout, and also appended to

@@ -8,14 +8,15 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from finance import jobs, tenancy
+from finance import concurrency, jobs, tenancy
 from finance.models import Organization
 
 logger = logging.getLogger("kehu.tasks")
 
 
 class TenantTask(Task):
-    """Base of every tenant task: takes `organization_id`, runs inside that tenant, clears it after.
+    """Base of every tenant task: takes `organization_id`, runs inside that tenant, clears it after,
+    and never more than TENANT_TASK_CONCURRENCY of one organization at once.
 
     Must not be lost: acknowledged after it runs, re-queued if the worker dies.
     """
@@ -29,8 +30,13 @@ class TenantTask(Task):
 
     def __call__(self, *args: Any, organization_id: int, **kwargs: Any) -> Any:
         organization = Organization.objects.get(pk=organization_id)
-        with tenancy.tenant(organization):
-            return super().__call__(*args, organization_id=organization_id, **kwargs)
+
+        def run() -> Any:
+            with tenancy.tenant(organization):
+                return super(TenantTask, self).__call__(*args, organization_id=organization_id, **kwargs)
+
+        # At most TENANT_TASK_CONCURRENCY tasks of one organization at once (finance/concurrency.py).
+        return concurrency.run_in_slot(self, organization_id, run)
 
 
 @shared_task(base=TenantTask, bind=True, name="finance.run_tenant_job")

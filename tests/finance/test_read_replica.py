@@ -74,7 +74,9 @@ def test_migrations_run_on_the_primary_only() -> None:
     assert router.allow_migrate("replica", "crm") is False
 
 
-def test_the_aging_report_reads_from_the_replica_with_the_same_figures(in_org, ledger_customer, replica) -> None:
+def test_the_aging_report_reads_from_the_replica_with_the_same_figures(
+    in_org, ledger_customer, replica
+) -> None:
     expected = aging_report(organization=in_org, as_of=datetime.date(2026, 6, 30))
     replica.clear()
     with routers.reporting():
@@ -95,7 +97,9 @@ def test_the_aging_api_and_page_read_from_the_replica(client, org, members, ledg
 
 def test_an_export_inside_reporting_records_its_audit_event_on_the_primary(in_org, replica) -> None:
     with routers.reporting():
-        event = audit.record(actor=Actor.system(in_org), action="report.exported", instance=in_org, changes={})
+        event = audit.record(
+            actor=Actor.system(in_org), action="report.exported", instance=in_org, changes={}
+        )
     assert event._state.db == "default"
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
