@@ -22,6 +22,16 @@ class SensitiveFieldsMixin:
     instance: Any
     cleaned_data: dict[str, Any]
 
+    def limit_sensitive_fields(self, can_edit: bool) -> None:
+        """For roles that may not see them: no bank account or identity number field, and a saved
+        tax id stays as it is (crm.services refuses such changes as well)."""
+        if can_edit:
+            return
+        for name in ("bank_account", "identity_number"):
+            self.fields.pop(name, None)
+        if "tax_id" in self.fields and self.instance.pk and getattr(self.instance, "tax_id", ""):
+            self.fields["tax_id"].disabled = True
+
     def hide_saved_sensitive_values(self) -> None:
         for name in self.sensitive_fields:
             field = self.fields.get(name)
@@ -70,7 +80,12 @@ class CustomerForm(SensitiveFieldsMixin, forms.ModelForm):
         }
 
     def __init__(
-        self, *args: Any, language: str = "en", can_assign_owner: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        language: str = "en",
+        can_assign_owner: bool = True,
+        can_edit_sensitive: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["country"] = forms.ChoiceField(label=_("Country"), choices=country_choices(language))
@@ -81,6 +96,7 @@ class CustomerForm(SensitiveFieldsMixin, forms.ModelForm):
         if not can_assign_owner:
             del self.fields["owner"]
         self.hide_saved_sensitive_values()
+        self.limit_sensitive_fields(can_edit_sensitive)
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags or [])
         else:
@@ -147,9 +163,10 @@ class ContactForm(SensitiveFieldsMixin, forms.ModelForm):
             "is_billing",
         ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, can_edit_sensitive: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hide_saved_sensitive_values()
+        self.limit_sensitive_fields(can_edit_sensitive)
 
     def clean_identity_number(self) -> str:
         return self.keep_saved("identity_number")

@@ -80,6 +80,28 @@ def _clean_identifier(value: str | None) -> tuple[str, list[str]]:
     return value, []
 
 
+# Who may set or change a sensitive identifier: the roles that may see it (sensitive.view). A bank
+# account is where money goes and an identity number identifies a person, so neither may be set by
+# anyone else; a tax id may be entered once by whoever creates the customer (reps onboard them)
+# but a saved one is changed only by those roles.
+ALWAYS_GUARDED = ("bank_account", "identity_number")
+
+
+def _check_sensitive_changes(actor: Actor, before: dict[str, Any], instance: Customer | Contact) -> None:
+    """Raises ValidationError naming each sensitive field the actor may not set or change."""
+    if actor.can("sensitive.view"):
+        return
+    errors: dict[str, list[str]] = {}
+    for name, old in before.items():
+        new = getattr(instance, name, None)
+        if (old or "") == (new or ""):
+            continue
+        if name in ALWAYS_GUARDED or old:
+            errors[name] = [_("Only owners, admins and finance managers may set or change this value.")]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _duplicate_tax_id_error(customer: Customer) -> str | None:
     """The error when another customer of this organization already has the tax id (found by the
     blind index; the tenant-scoped manager never looks at another organization)."""
@@ -103,6 +125,10 @@ def _duplicate_tax_id_error(customer: Customer) -> str | None:
 def _clean_customer(customer: Customer, *, check_duplicate: bool = True) -> None:
     """Normalize and validate; sets the tax id's blind index. Raises ValidationError."""
     errors: dict[str, Any] = {}
+    for name in ("billing_address", "notes"):  # a browser sends CRLF: not a change of the text
+        value = getattr(customer, name, None)
+        if isinstance(value, str):
+            setattr(customer, name, value.replace("\r\n", "\n"))
     try:
         customer.tax_id = normalize_tax_id(customer.country, customer.tax_id or "")
     except ValidationError as exc:
@@ -155,6 +181,7 @@ def customer_create(*, actor: Actor, **fields: Any) -> Customer:
     _check_owner(actor, fields.get("owner"), None)
     customer = Customer(organization=actor.organization, **fields)
     _clean_customer(customer)
+    _check_sensitive_changes(actor, {"tax_id": "", "bank_account": ""}, customer)
     _save_unique(customer)
     audit.record(
         actor=actor,
@@ -184,6 +211,7 @@ def customer_update(*, actor: Actor, customer: Customer, **fields: Any) -> Custo
     for name, value in fields.items():
         setattr(customer, name, value)
     _clean_customer(customer)
+    _check_sensitive_changes(actor, before_sensitive, customer)
     changes = audit.diff(before, audit.snapshot(customer))
     changes.update(encrypted_changes(before_sensitive, customer))
     if changes:
@@ -384,6 +412,9 @@ def customers_bulk_upsert(*, actor: Actor, items: list[dict[str, Any]]) -> list[
                     setattr(candidate, name, value)
             if not errors:
                 _clean_customer(candidate, check_duplicate=False)
+                _check_sensitive_changes(
+                    actor, before_sensitive or {"tax_id": "", "bank_account": ""}, candidate
+                )
         except ValidationError as exc:
             errors.update(
                 exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -476,6 +507,7 @@ def contact_create(*, actor: Actor, customer: Customer, **fields: Any) -> Contac
     _require_customer_access(actor, customer)
     contact = Contact(organization=actor.organization, customer=customer, **fields)
     _clean_contact(contact)
+    _check_sensitive_changes(actor, {"identity_number": ""}, contact)
     contact.save()
     _one_primary(contact)
     audit.record(
@@ -498,6 +530,7 @@ def contact_update(*, actor: Actor, contact: Contact, **fields: Any) -> Contact:
     for name, value in fields.items():
         setattr(contact, name, value)
     _clean_contact(contact)
+    _check_sensitive_changes(actor, before_sensitive, contact)
     changes = audit.diff(before, audit.snapshot(contact))
     changes.update(encrypted_changes(before_sensitive, contact))
     if changes:

@@ -95,6 +95,7 @@ class CustomerCreateView(ActorRequiredMixin, View):
             data,
             language=self.request.LANGUAGE_CODE,
             can_assign_owner=self.actor.can("customer.assign_owner"),
+            can_edit_sensitive=self.actor.can("sensitive.view"),
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -157,6 +158,7 @@ class CustomerEditView(CustomerMixin, View):
             instance=self.customer,
             language=self.request.LANGUAGE_CODE,
             can_assign_owner=self.actor.can("customer.assign_owner"),
+            can_edit_sensitive=self.actor.can("sensitive.view"),
         )
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -211,14 +213,16 @@ class ContactFormView(CustomerMixin, View):
 
     def get(self, request: HttpRequest, pk: int, contact_id: int | None = None) -> HttpResponse:
         contact = self.get_contact(contact_id)
-        form = ContactForm(instance=contact)
+        form = ContactForm(instance=contact, can_edit_sensitive=self.actor.can("sensitive.view"))
         return render(
             request, "crm/contact_form.html", {"form": form, "customer": self.customer, "contact": contact}
         )
 
     def post(self, request: HttpRequest, pk: int, contact_id: int | None = None) -> HttpResponse:
         contact = self.get_contact(contact_id)
-        form = ContactForm(request.POST, instance=contact)
+        form = ContactForm(
+            request.POST, instance=contact, can_edit_sensitive=self.actor.can("sensitive.view")
+        )
         if form.is_valid():
             try:
                 if contact is None:

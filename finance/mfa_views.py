@@ -74,6 +74,12 @@ class LoginView(auth_views.LoginView):
 
     redirect_authenticated_user = True
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Back on step 1 ("Cancel", "Start again", or just this URL): a half-finished sign-in ends
+        # here, so the next person at this browser cannot finish it without the password.
+        mfa.clear_pending(request)
+        return super().get(request, *args, **kwargs)
+
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
         # The password was right: django-axes forgets this pair's failures (wrong codes count again).

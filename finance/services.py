@@ -199,6 +199,8 @@ def api_key_rotate(
     _validate_rate_limit(rate_limit_per_minute, errors)
     if not key.is_active:
         errors["key"] = _("Only an active key can be rotated.")
+    elif ApiKey.objects.filter(rotated_from=key).exists():
+        errors["key"] = _("This key was already rotated: rotate its successor instead.")
     if errors:
         raise ValidationError(errors)
     successor, raw_key = _new_key(

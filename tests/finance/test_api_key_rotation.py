@@ -80,13 +80,17 @@ def test_an_expired_key_is_401_like_a_revoked_one(org):
     assert response.json() == client_for("kehu_zzzzzzzz.nope").get("/api/v1/organization/").json()
 
 
-def test_rotating_again_never_extends_an_earlier_expiry(org):
+def test_a_rotated_key_cannot_be_rotated_again_so_its_expiry_never_moves(org):
     old, _raw = create(org)
-    rotate(org, old, overlap_hours=1)
+    successor, _new_raw = rotate(org, old, overlap_hours=1)
     first_expiry = old.expires_at
-    rotate(org, old, overlap_hours=168)
+    with pytest.raises(ValidationError) as refused:
+        rotate(org, old, overlap_hours=168)
+    assert "key" in refused.value.message_dict
     with tenancy.tenant(org):
         assert ApiKey.objects.get(pk=old.pk).expires_at == first_expiry
+        assert ApiKey.objects.filter(rotated_from=old).count() == 1
+    rotate(org, successor, overlap_hours=1)  # the successor is the one to rotate next
 
 
 def test_revoked_or_expired_keys_cannot_be_rotated(org):

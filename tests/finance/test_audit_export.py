@@ -74,3 +74,32 @@ def test_a_bad_period_shows_the_form_errors_instead_of_a_file(client, org, membe
     response = client.get("/audit/", {"export": "csv", "since": "not-a-date"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_audit_log_page_shows_pairs_as_changes_and_facts_whole(client, org, members):
+    from tests.conftest import login
+
+    with tenancy.tenant(org):
+        actor = Actor.system(org)
+        audit.record(
+            actor=actor, action="customer.updated", instance=org, changes={"name": ["Old Co", "New Co"]}
+        )
+        audit.record(
+            actor=actor,
+            action="sensitive.viewed",
+            instance=org,
+            changes={"fields": ["bank_account", "tax_id"]},
+        )
+        audit.record(
+            actor=actor,
+            action="privacy.consent_recorded",
+            instance=org,
+            changes={"purpose": "credit_assessment", "granted": True, "sections": ["crm", "credit"]},
+        )
+    login(client, members["auditor"])
+    page = client.get("/audit/").content.decode()
+    assert "<b>name</b>: Old Co → New Co" in page
+    assert "<b>fields</b>: [&quot;bank_account&quot;, &quot;tax_id&quot;]" in page
+    assert "<b>purpose</b>: credit_assessment</div>" in page
+    assert "<b>granted</b>: true</div>" in page
+    assert "bank_account → tax_id" not in page and "c → r" not in page

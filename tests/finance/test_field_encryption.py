@@ -307,3 +307,74 @@ def test_roles_without_the_right_see_masks_and_cannot_reveal(customer, client, m
 def test_an_outsider_cannot_reveal(customer, client, outsider):
     login(client, outsider)
     assert client.post(f"/customers/{customer.pk}/sensitive/", {"field": "tax_id"}).status_code == 404
+
+
+# --- Who may set or change a sensitive value ----------------------------------------------------
+
+
+def test_a_role_that_cannot_see_a_bank_account_cannot_change_it_either(customer, client, members):
+    Customer.objects.filter(pk=customer.pk).update(owner=members["sales_rep"])
+    login(client, members["sales_rep"])
+    response = client.patch(
+        f"/api/v1/customers/{customer.pk}/",
+        {"bank_account": "9999 0000 1111 6666"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "bank_account" in response.json()
+    page = client.get(f"/customers/{customer.pk}/edit/").content.decode()
+    assert 'name="bank_account"' not in page
+    assert 'name="tax_id"' in page and "disabled" in page.split('name="tax_id"')[1].split(">")[0]
+    client.post(f"/customers/{customer.pk}/edit/", {"name": "Sensitive Co", "bank_account": "9999 6666"})
+    fresh = Customer.objects.get(pk=customer.pk)
+    assert (fresh.bank_account, fresh.tax_id) == (BANK, TAX_ID)
+
+
+def test_a_clerk_may_not_change_a_saved_tax_id_but_a_rep_may_enter_one_on_a_new_customer(
+    customer, in_org, members
+):
+    from django.core.exceptions import ValidationError
+
+    from crm.services import customer_update
+    from tests.conftest import actor_for
+
+    clerk = actor_for(in_org, members["ar_clerk"], "ar_clerk")
+    with pytest.raises(ValidationError) as refused:
+        customer_update(actor=clerk, customer=customer, tax_id="91310000775785561J")
+    assert "tax_id" in refused.value.message_dict
+    assert Customer.objects.get(pk=customer.pk).tax_id == TAX_ID
+    rep = actor_for(in_org, members["sales_rep"], "sales_rep")
+    created = customer_create(actor=rep, name="Rep's New Co", country="CN", tax_id="91310000775785561J")
+    assert created.tax_id == "91310000775785561J"
+    with pytest.raises(ValidationError):
+        customer_create(actor=rep, name="Rep's Payee", bank_account="6222 1234")
+
+
+def test_owners_and_write_keys_change_them(customer, api, owner_actor):
+    from crm.services import customer_update
+
+    customer_update(actor=owner_actor, customer=customer, bank_account="6222 0000 1111 2223")
+    response = api.patch(f"/api/v1/customers/{customer.pk}/", {"bank_account": "6222 3333"}, format="json")
+    assert response.status_code == 200 and response.json()["bank_account"] == "6222 3333"
+
+
+def test_saving_the_form_unchanged_records_no_change(customer, client, members, owner_actor):
+    from crm.services import customer_update
+
+    customer_update(actor=owner_actor, customer=customer, billing_address="1 Bund Road\nShanghai")
+    login(client, members["owner"])
+    before = AuditEvent.objects.filter(action="customer.updated").count()
+    page = client.get(f"/customers/{customer.pk}/edit/")
+    assert page.status_code == 200
+    form = {
+        "name": "Sensitive Co",
+        "country": "CN",
+        "currency": "CNY",
+        "billing_address": "1 Bund Road\r\nShanghai",
+        "status": customer.status,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "owner": members["owner"].pk,
+    }
+    response = client.post(f"/customers/{customer.pk}/edit/", form)
+    assert response.status_code == 302, response.context["form"].errors
+    assert Customer.objects.get(pk=customer.pk).billing_address == "1 Bund Road\nShanghai"
+    assert AuditEvent.objects.filter(action="customer.updated").count() == before

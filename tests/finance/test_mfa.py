@@ -108,6 +108,18 @@ class TestRequiredRoles:
         assert len(events(org, "user.mfa_enabled")) == 1
         assert client.get("/").status_code == 200
 
+    def test_cancelling_enrollment_ends_the_half_finished_sign_in(self, client, org, members):
+        owner = members["owner"]
+        password_step(client, owner)
+        assert client.get(ENROLL).status_code == 200
+        assert client.get(LOGIN).status_code == 200  # "Cancel" leads back to the password step
+        again = client.get(ENROLL)  # the next person at this browser cannot finish it
+        assert again.status_code == 302 and again["Location"].startswith(LOGIN)
+        device = TOTPDevice.objects.filter(user=owner).first()
+        if device is not None:
+            assert client.post(ENROLL, {"otp_token": code_for(device)}).status_code == 302
+        assert not signed_in(client)
+
     def test_a_user_with_a_device_must_give_the_code(self, client, org, members):
         manager = members["finance_manager"]
         device = give_device(manager)
