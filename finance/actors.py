@@ -31,6 +31,13 @@ class Actor:
         return self.user.pk if self.user else None
 
     @property
+    def role_label(self) -> str:
+        """The role as people read it ("Sales rep"), in the active language."""
+        from finance.models import Role
+
+        return str(Role(self.role).label) if self.role in Role.values else self.role
+
+    @property
     def sees_own_customers_only(self) -> bool:
         return self.role in OWN_CUSTOMERS_ONLY
 

@@ -4,6 +4,9 @@ from django.http import HttpRequest
 
 from finance.selectors import memberships_of
 
+# Actions whose links the navigation shows or hides.
+NAV_ACTIONS = ("audit.view", "apikey.manage", "customer.create", "customer.archive", "privacy.view")
+
 
 def kehu(request: HttpRequest) -> dict[str, Any]:
     """Navigation and organization switcher for every page."""
@@ -14,10 +17,5 @@ def kehu(request: HttpRequest) -> dict[str, Any]:
         "actor": actor,
         "current_org": actor.organization if actor else None,
         "memberships": memberships,
-        "perms_for": {
-            action.replace(".", "_"): actor.can(action)
-            for action in ("audit.view", "apikey.manage", "customer.create", "customer.archive")
-        }
-        if actor
-        else {},
+        "perms_for": {action.replace(".", "_"): actor.can(action) for action in NAV_ACTIONS} if actor else {},
     }
