@@ -54,7 +54,8 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore=.venv
 
 # Benchmarks, never run by `make test` or CI: each creates, fills and drops its own PostgreSQL
-# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit, kehu_bench_analytics) as the owner role
+# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit, kehu_bench_analytics,
+# kehu_bench_fanout, which also starts two Celery workers on REDIS_URL's Redis, default database 15) as the owner role
 # of DATABASE_URL; figures are printed and merged into bench/results.json. See docs/performance.md.
 BENCH_ARGS ?=
 bench: venv
@@ -64,6 +65,7 @@ bench: venv
 	$(PY) bench/dunning.py $(BENCH_ARGS)
 	$(PY) bench/credit.py $(BENCH_ARGS)
 	$(PY) bench/analytics.py $(BENCH_ARGS)
+	$(PY) bench/fanout.py $(BENCH_ARGS)
 
 # Keeps .venv and the development database (var/kehu.sqlite3).
 clean:

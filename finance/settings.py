@@ -320,9 +320,15 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 KEHU_QUEUES = ("default", "dispatch", "jobs", "heavy", "delivery")
 CELERY_BROKER_DIR = VAR_DIR / "broker"
-if REDIS_URL:
+# BROKER_URL: another broker than Redis for the tasks (RabbitMQ: amqp://user:pass@host:5672/vhost);
+# Redis (REDIS_URL) still holds the cache (progress, rate limits, per-organization task slots).
+BROKER_URL = env.str("BROKER_URL", default="")
+if BROKER_URL:
+    CELERY_BROKER_URL = BROKER_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+elif REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     # Embedded broker: kombu's filesystem transport, so `make run` needs no Redis.
     (CELERY_BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
