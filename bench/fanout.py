@@ -1,7 +1,7 @@
 """Scheduler fan-out benchmark: 200 organizations, every daily job, two real Celery workers.
 
     DATABASE_URL=postgres://kehu_owner@127.0.0.1:5432/kehu_bench DATABASE_APP_ROLE=kehu_app \
-    REDIS_URL=redis://127.0.0.1:6379/15 .venv/bin/python bench/fanout.py [--organizations 200] [--quick]
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/fanout.py [--organizations 200] [--quick]
 
 Builds its own database (`--database`, default kehu_bench_fanout), migrates it, and creates the
 organizations with the ORM, each with a few customers and invoices (some overdue) so that the
@@ -10,9 +10,9 @@ runs: every daily job is due for every organization. One organization is broken 
 `aging_buckets` setting is not a list of days), so its aging snapshot fails.
 
 Then two Celery worker processes are started (`celery -A finance worker -c 1`, no -Q: they consume
-every queue), on the Redis database of REDIS_URL (use a database of its own: the bench purges its
-queues), and the real beat entry `finance.dispatch_jobs` is sent once. The bench waits until every
-organization has a finished JobRun (done or failed) for every job, and reports:
+every queue), on database 15 of REDIS_URL's Redis server (`--redis-db`; a database of its own,
+since the bench purges its queues), and the real beat entry `finance.dispatch_jobs` is sent once.
+The bench waits until every organization has a finished JobRun (done or failed) for every job, and reports:
 
 - the time from dispatch to the last job finished, and jobs per second;
 - done and failed runs, and that the only failure is the broken organization's aging snapshot
@@ -31,10 +31,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -129,10 +131,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20 organizations")
     parser.add_argument("--database", default="kehu_bench_fanout")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--redis-db", type=int, default=15, help="Redis database for the broker")
     args = parser.parse_args()
     if args.quick:
         args.organizations = 20
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    # A Redis database of its own (the bench purges its queues): REDIS_URL's server, database 15.
+    server = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    redis_url = urlunsplit((server.scheme, server.netloc, f"/{args.redis_db}", "", ""))
     os.environ["REDIS_URL"] = redis_url
 
     url = _common.bench_database_url(args.database)
@@ -162,6 +167,7 @@ def main() -> None:
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
     }
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in range(args.workers)]
     workers = [
         subprocess.Popen(
             [
@@ -181,8 +187,8 @@ def main() -> None:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            # A file, not a pipe: a worker writing to a full pipe nobody reads would stall.
+            stderr=logs[i],
         )
         for i in range(args.workers)
     ]
@@ -256,9 +262,9 @@ def main() -> None:
         connections.close_all()
         _common.drop_database(url)
     if not (complete and isolated):
-        for worker in workers:
-            if worker.stderr:
-                print(worker.stderr.read()[-3000:], file=sys.stderr)
+        for log in logs:
+            log.seek(0)
+            print(log.read()[-3000:], file=sys.stderr)
         sys.exit(1)
 
 
