@@ -4,6 +4,8 @@ organization, API key), gunicorn on loopback with production settings, and a kee
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import os
 import secrets
@@ -44,6 +46,12 @@ def server_env(url: str, var_dir: str, conn_max_age: int) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         KEHU_VAR_DIR=var_dir,
         CONN_MAX_AGE=str(conn_max_age),
+        # Production needs field-encryption keys; fixed bench-only ones, so `--reuse` still decrypts.
+        FIELD_ENCRYPTION_KEYS="1:"
+        + base64.urlsafe_b64encode(hashlib.sha256(b"kehu-bench").digest()).decode(),
+        BLIND_INDEX_KEY="kehu-bench-only-blind-index-key-not-a-secret",
+        # The load generator is one client: the per-key rate limit would answer 429 instead.
+        API_KEY_RATE_LIMIT_PER_MINUTE="100000000",
     )
     env.pop("REDIS_URL", None)  # the embedded broker; no webhook endpoints, so no tasks anyway
     return env
@@ -79,7 +87,15 @@ def bench_site(
 
 def django_setup_as_server(url: str, env: dict[str, str]) -> None:
     """Django in this process with the server's settings (production, DEBUG off), against `url`."""
-    for name in ("DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "KEHU_VAR_DIR"):
+    for name in (
+        "DJANGO_ENV",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "SECURE_SSL_REDIRECT",
+        "KEHU_VAR_DIR",
+        "FIELD_ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
+    ):
         os.environ[name] = env[name]
     _common.django_setup(url)
 

@@ -65,3 +65,18 @@ def projected() -> None:
         return original_emit(event=event, event_id=event_id, payload=payload)
 
     webhooks.emit = emit
+
+
+def bare() -> None:
+    """`GET /bench/bare/`: a bare Django JSON view (no DRF, no authentication, no query) behind the
+    same middleware, the baseline of bench/api.py."""
+    from django.http import JsonResponse
+    from django.urls import clear_url_caches, path
+
+    from finance import urls
+
+    def view(request: Any) -> JsonResponse:
+        return JsonResponse({"status": "ok", "results": []})
+
+    urls.urlpatterns.insert(0, path("bench/bare/", view))
+    clear_url_caches()

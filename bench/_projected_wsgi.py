@@ -1,6 +1,6 @@
 """Bench only: the WSGI application with bench/_projected.py's patches named in KEHU_BENCH_PATCHES
 (comma-separated: `projected`, the fixes proposed in docs/performance.md; `one_by_one`, the bulk
-import without its fast path, as before it)."""
+import without its fast path, as before it; `bare`, a bare Django JSON view at /bench/bare/)."""
 
 import os
 

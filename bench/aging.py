@@ -205,6 +205,8 @@ TABLES: dict[str, tuple[list[str], dict[str, str]]] = {
         {
             "legal_name": "''",
             "tax_id": "''",
+            "tax_id_index": "''",
+            "bank_account": "''",
             "country": "'CN'",
             "email": "''",
             "phone": "''",
