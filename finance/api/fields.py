@@ -38,3 +38,18 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if not -(2**63) < pk < 2**63:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(pk)
+
+
+class PrefetchedListSerializer(serializers.ListSerializer):
+    """A nested list read from `prefetched_<field>` when the view prefetched it with
+    `Prefetch("<field>", to_attr="prefetched_<field>")`, else from the relation.
+
+    A plain prefetch makes Django build a queryset per parent row to hold the prefetched rows
+    (a filter compiled 50 times for a page of 50); `to_attr` stores a plain list instead. Input
+    (writes) is unchanged: the field keeps its name."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        prefetched = getattr(instance, f"prefetched_{self.field_name}", None)
+        if prefetched is not None:
+            return prefetched
+        return super().get_attribute(instance)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from crm import selectors as crm_selectors
-from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.fields import PrefetchedListSerializer, ScopedPrimaryKeyRelatedField
 from finance.money import currency_codes, quantize
 from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Payment, PaymentMethod, WriteOff
 
@@ -85,6 +85,9 @@ class InvoiceLineSerializer(serializers.Serializer):
     )
     amount = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True)
 
+    class Meta:
+        list_serializer_class = PrefetchedListSerializer
+
 
 class InvoiceSerializer(CustomerRefMixin, serializers.ModelSerializer):
     currency = CurrencyField()
@@ -130,7 +133,24 @@ class InvoiceSerializer(CustomerRefMixin, serializers.ModelSerializer):
         return invoice.status
 
 
+def _allocation_rows(parent: serializers.Serializer, document: Any) -> list[dict[str, Any]]:
+    """The document's allocations as output rows: the ones the view prefetched
+    (`to_attr="prefetched_allocations"`), else the relation. One AllocationOutSerializer per parent
+    serializer, which a list reuses for every row: building a ModelSerializer's fields costs more
+    than serialising a row."""
+    allocations = getattr(document, "prefetched_allocations", None)
+    if allocations is None:
+        allocations = document.allocations.all()
+    out = parent.__dict__.get("_allocation_out")
+    if out is None:
+        out = parent.__dict__["_allocation_out"] = AllocationOutSerializer(context=parent.context)
+    return [out.to_representation(allocation) for allocation in allocations]
+
+
 class CreditNoteAllocationSerializer(serializers.Serializer):
+    class Meta:
+        list_serializer_class = PrefetchedListSerializer
+
     invoice = ScopedPrimaryKeyRelatedField(_invoices, required=False)
     invoice_external_id = serializers.CharField(max_length=100, required=False)
     amount = serializers.DecimalField(**MONEY)
@@ -188,7 +208,7 @@ class CreditNoteSerializer(CustomerRefMixin, serializers.ModelSerializer):
 
     def to_representation(self, instance: CreditNote) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["allocations"] = AllocationOutSerializer(instance.allocations.all(), many=True).data
+        data["allocations"] = _allocation_rows(self, instance)
         return data
 
 
@@ -226,7 +246,7 @@ class PaymentSerializer(CustomerRefMixin, serializers.ModelSerializer):
 
     def to_representation(self, instance: Payment) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["allocations"] = AllocationOutSerializer(instance.allocations.all(), many=True).data
+        data["allocations"] = _allocation_rows(self, instance)
         return data
 
 

@@ -22,7 +22,7 @@ from finance.api.filters import IdFilter
 from finance.routers import reporting
 from receivables import kpis, selectors, services
 from receivables.api import serializers as s
-from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Payment
+from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, InvoiceLine, Payment
 
 
 def _visible(actor: Any, model: type) -> QuerySet:
@@ -101,7 +101,11 @@ class InvoiceViewSet(_DocumentViewSet):
     }
 
     def scoped_queryset(self) -> QuerySet[Invoice]:
-        return _visible(self.actor, Invoice).prefetch_related("lines")
+        return _visible(self.actor, Invoice).prefetch_related(
+            Prefetch(
+                "lines", queryset=InvoiceLine.objects.order_by("position", "id"), to_attr="prefetched_lines"
+            )
+        )
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -163,7 +167,9 @@ class CreditNoteViewSet(_DocumentViewSet):
 
     def scoped_queryset(self) -> QuerySet[CreditNote]:
         return _visible(self.actor, CreditNote).prefetch_related(
-            Prefetch("allocations", queryset=Allocation.objects.order_by("id"))
+            Prefetch(
+                "allocations", queryset=Allocation.objects.order_by("id"), to_attr="prefetched_allocations"
+            )
         )
 
     def create_document(self, data: dict[str, Any]) -> CreditNote:
@@ -194,7 +200,9 @@ class PaymentViewSet(_DocumentViewSet):
 
     def scoped_queryset(self) -> QuerySet[Payment]:
         return _visible(self.actor, Payment).prefetch_related(
-            Prefetch("allocations", queryset=Allocation.objects.order_by("id"))
+            Prefetch(
+                "allocations", queryset=Allocation.objects.order_by("id"), to_attr="prefetched_allocations"
+            )
         )
 
     def create_document(self, data: dict[str, Any]) -> Payment:
