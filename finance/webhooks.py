@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -69,14 +71,63 @@ def register_events(*names: str) -> None:
     EVENTS.update(names)
 
 
+def _address_allowed(address: str) -> bool:
+    """A public address; loopback too when WEBHOOKS_ALLOW_HTTP_LOCALHOST (local testing). Private,
+    link-local (cloud metadata), reserved and multicast addresses never: a webhook must not make
+    the worker call into the network it runs in (SSRF)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.is_loopback:
+        return bool(settings.WEBHOOKS_ALLOW_HTTP_LOCALHOST)
+    return ip.is_global and not ip.is_multicast
+
+
+def _literal_address(host: str) -> str | None:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def _check_url(url: str) -> None:
     parsed = urlparse(url)
-    local = parsed.hostname in {"127.0.0.1", "localhost"}
-    if parsed.scheme == "https" and parsed.hostname:
+    host = parsed.hostname or ""
+    literal = _literal_address(host)
+    if literal is not None and not _address_allowed(literal):
+        raise ValidationError({"url": [_("Webhook endpoints must be on a public address.")]})
+    if parsed.scheme == "https" and host:
         return
+    local = literal is not None and ipaddress.ip_address(literal).is_loopback
     if parsed.scheme == "http" and local and settings.WEBHOOKS_ALLOW_HTTP_LOCALHOST:
         return
     raise ValidationError({"url": [_("Webhook endpoints must use HTTPS.")]})
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a new destination: 3xx is a failed delivery, never followed
+    (it could point into the worker's own network, or downgrade to plain HTTP)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _refused_address(url: str) -> str | None:
+    """Why the URL's host may not be called now (resolved at delivery time, so a name that was
+    public when registered and now points inside is refused too); None when it may."""
+    host = urlparse(url).hostname or ""
+    port = urlparse(url).port or 443
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc}"
+    blocked = sorted(a for a in addresses if not _address_allowed(a))
+    if blocked:
+        return f"refused: {host} resolves to a non-public address ({', '.join(blocked)})"
+    return None
 
 
 @transaction.atomic
@@ -168,8 +219,11 @@ def deliver(delivery: WebhookDelivery) -> bool:
         },
     )
     delivery.attempts += 1
+    refused = _refused_address(endpoint.url)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https checked)
+        if refused:
+            raise urllib.error.URLError(refused)
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             delivery.response_status = response.status
             ok = 200 <= response.status < 300
             delivery.last_error = ""

@@ -225,3 +225,77 @@ def test_events_committed_after_the_tenant_block_still_reach_their_organization(
                 total="1.00",
             )
     assert [json.loads(b)["event"] for _h, b in receiver.requests] == ["invoice.created"]
+
+
+# --- No calls into the worker's own network (SSRF) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/hook",
+        "https://192.168.1.10/hook",
+        "https://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "https://[::1]/hook",
+        "https://[fd00::1]/hook",
+        "https://0.0.0.0/hook",
+    ],
+)
+def test_private_and_metadata_addresses_are_refused(api, url, settings):
+    settings.WEBHOOKS_ALLOW_HTTP_LOCALHOST = False
+    response = api.post("/api/v1/webhooks/", {"url": url, "events": ["invoice.created"]}, format="json")
+    assert response.status_code == 400 and "url" in response.json()
+
+
+def test_loopback_is_refused_in_production_mode(api, settings):
+    settings.WEBHOOKS_ALLOW_HTTP_LOCALHOST = False
+    for url in ("http://127.0.0.1:9/hook", "https://localhost/hook"):
+        response = api.post("/api/v1/webhooks/", {"url": url, "events": ["invoice.created"]}, format="json")
+        assert response.status_code == 400
+
+
+def test_a_name_that_resolves_inside_is_refused_at_delivery_and_nothing_is_sent(monkeypatch, settings):
+    from finance import webhooks
+
+    settings.WEBHOOKS_ALLOW_HTTP_LOCALHOST = False
+    monkeypatch.setattr(
+        webhooks.socket, "getaddrinfo", lambda host, port, **kw: [(2, 1, 6, "", ("10.1.2.3", port))]
+    )
+    assert "non-public" in webhooks._refused_address("https://erp.example.com/hook")
+    monkeypatch.setattr(
+        webhooks.socket, "getaddrinfo", lambda host, port, **kw: [(2, 1, 6, "", ("93.184.215.14", port))]
+    )
+    assert webhooks._refused_address("https://erp.example.com/hook") is None
+
+
+def test_redirects_are_not_followed(org, settings):
+    from finance import webhooks
+    from finance.actors import Actor
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with tenancy.tenant(org):
+            endpoint = webhooks.endpoint_create(
+                actor=Actor.system(org),
+                url=f"http://127.0.0.1:{server.server_port}/hook",
+                events=["invoice.created"],
+            )
+            delivery = WebhookDelivery.objects.create(
+                organization=org, endpoint=endpoint, event="invoice.created", event_id="e-1", payload={}
+            )
+            assert webhooks.deliver(delivery) is False
+            delivery.refresh_from_db()
+        assert delivery.response_status == 302 and delivery.status != "delivered"
+    finally:
+        server.shutdown()
