@@ -10,6 +10,7 @@ not take is a 403.
 
 from __future__ import annotations
 
+import abc
 import datetime
 from typing import Any
 
@@ -191,7 +192,7 @@ class ApprovalsView(ActorRequiredMixin, View):
         return render_inbox(request, self.actor)
 
 
-class DecisionView(ActorRequiredMixin, View):
+class DecisionView(ActorRequiredMixin, View, metaclass=abc.ABCMeta):
     """POST only: approve, reject or withdraw one pending request, then back to the inbox. A refusal
     (the requester approving their own request, an amount above the manager's ceiling) answers
     403 with the inbox and the reason; a request decided meanwhile answers 400."""
@@ -221,9 +222,9 @@ class DecisionView(ActorRequiredMixin, View):
         messages.success(request, notice)
         return redirect(safe_next(request, reverse("credit:approvals")))
 
+    @abc.abstractmethod
     def perform(self, item: LimitRequest, data: dict[str, Any]) -> str:
         """Take the decision; the message to show. Raises PermissionDenied or ValidationError."""
-        raise NotImplementedError
 
 
 class ApproveView(DecisionView):

@@ -11,6 +11,7 @@ throttled response carries `X-RateLimit-Limit` and `X-RateLimit-Remaining` (set 
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import time
@@ -38,17 +39,19 @@ def _positive_int(value: Any) -> int | None:
     return number if number > 0 else None
 
 
-class _PerMinuteThrottle(BaseThrottle):
+class _PerMinuteThrottle(BaseThrottle, abc.ABC):
     """Counts requests of one identity per minute; `identity()` and `limit()` say whose and how many."""
 
     scope = ""
     _wait: float | None = None
 
+    @abc.abstractmethod
     def identity(self, actor: Actor) -> str | None:
-        raise NotImplementedError
+        """Whose requests are counted together; None: not limited by this throttle."""
 
+    @abc.abstractmethod
     def limit(self, actor: Actor) -> int:
-        raise NotImplementedError
+        """Requests per minute allowed for that identity."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
         actor = request.auth
