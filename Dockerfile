@@ -42,4 +42,4 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin kehu 
 USER kehu
 
 EXPOSE 8000
-CMD ["gunicorn", "finance.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "finance.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-"]

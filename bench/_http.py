@@ -18,12 +18,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import _common
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 BENCH_DIR = Path(__file__).resolve().parent
+BENCH_REDIS_DB = 13
 
 
 def free_port() -> int:
@@ -53,8 +55,22 @@ def server_env(url: str, var_dir: str, conn_max_age: int) -> dict[str, str]:
         # The load generator is one client: the per-key rate limit would answer 429 instead.
         API_KEY_RATE_LIMIT_PER_MINUTE="100000000",
     )
-    env.pop("REDIS_URL", None)  # the embedded broker; no webhook endpoints, so no tasks anyway
+    redis = os.environ.get("REDIS_URL")
+    if redis:
+        # The cache (rate-limit counters) in Redis as in production, in a database of the bench's
+        # own; tasks queued there (none is consumed) are dropped with it by `flush_bench_redis`.
+        env["REDIS_URL"] = urlunsplit(urlsplit(redis)._replace(path=f"/{BENCH_REDIS_DB}"))
+    else:
+        env.pop("REDIS_URL", None)  # the embedded broker and the file cache
     return env
+
+
+def flush_bench_redis(env: dict[str, str]) -> None:
+    """Empty the bench's Redis database (cache entries and the tasks nobody consumed)."""
+    if env.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -67,7 +83,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def bench_site(
-    url: str, *, name: str, conn_max_age: int = 0, reuse: bool = False
+    url: str, *, name: str, conn_max_age: int = 60, reuse: bool = False
 ) -> tuple[dict[str, str], str]:
     """Drop and create the bench database, migrate it, create the organization "bench" (base
     currency CNY) and a read/write API key with manage.py, as an operator would; with `reuse`, only
@@ -153,6 +169,7 @@ def gunicorn(
             GUNICORN,
             *(app or ["finance.wsgi:application"]),
             *("-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "300"),
+            *("--worker-tmp-dir", "/dev/shm"),  # as docker-compose.yml: the heartbeat file in memory
         ],
         cwd=_common.ROOT,
         env=env,
@@ -168,6 +185,7 @@ def gunicorn(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        flush_bench_redis(env)
 
 
 def server_version(url: str) -> str:

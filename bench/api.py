@@ -32,8 +32,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
+import json
+import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -76,7 +81,7 @@ def load_interactions(org: Any, customers: int, count: int, seed: int) -> float:
         {"outcome": "''", "next_action": "''", "created_at": "now()"},
     )
     started = time.perf_counter()
-    with tenancy.tenant(org), transaction.atomic():
+    with aging.foreign_keys_dropped(["crm_interaction"], {}), tenancy.tenant(org), transaction.atomic():
         raw = connection.connection.cursor()
         aging.copy_table(
             raw, "crm_interaction", org.pk, interaction_rows(customers, count, org.local_today(), seed)
@@ -205,6 +210,43 @@ def hammer(
     }
 
 
+WRK = shutil.which("wrk")
+
+
+def wrk_load(port: int, key: str, paths: list[str], *, concurrency: int, seconds: int) -> dict:
+    """`wrk -t 2 -c <concurrency> -d <seconds>s` (a closed loop of keep-alive connections, in C, so
+    the load generator takes little of the two cores from the server) GETting `paths` in turn,
+    through bench/wrk.lua, which prints the latency percentiles."""
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as listing:
+        listing.write("\n".join(paths) + "\n")
+    env = {**os.environ, "KEHU_WRK_PATHS": listing.name, "KEHU_WRK_KEY": key}
+    result = subprocess.run(
+        [
+            WRK,
+            *("-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds}s"),
+            *("--timeout", "30s", "-s", str(Path(__file__).with_name("wrk.lua"))),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(listing.name)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("KEHU_WRK "))
+    raw = json.loads(line.removeprefix("KEHU_WRK "))
+    ms = lambda micro: round(micro / 1000, 1)  # noqa: E731
+    return {
+        "requests": raw["requests"],
+        "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": ms(raw["p50_us"]),
+        "p95_ms": ms(raw["p95_us"]),
+        "p99_ms": ms(raw["p99_us"]),
+        "max_ms": ms(raw["max_us"]),
+        "non_200": raw["non_2xx"] + raw["socket_errors"],
+    }
+
+
 def peak_rss_mib(pid: int) -> dict[str, int]:
     """VmHWM of the gunicorn master and of each worker, in MiB."""
     figures: dict[str, int] = {}
@@ -226,8 +268,18 @@ def main() -> None:
         "--quick", action="store_true", help="10k customers, 100k invoices, 50k interactions, 20 orgs"
     )
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint")
+    parser.add_argument("--seconds", type=int, default=20, help="seconds per endpoint (wrk)")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint (--python-client)")
+    parser.add_argument(
+        "--python-client", action="store_true", help="Python threads instead of wrk as the load generator"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=60,
+        help="CONN_MAX_AGE of the server (0: a connection per request)",
+    )
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--database", default="kehu_bench_api")
     parser.add_argument("--keep", action="store_true")
@@ -238,7 +290,7 @@ def main() -> None:
 
     url = _common.bench_database_url(args.database)
     reuse = args.reuse and _common.database_exists(url)
-    env, key = _http.bench_site(url, name="api", reuse=reuse)
+    env, key = _http.bench_site(url, name="api", reuse=reuse, conn_max_age=args.conn_max_age)
     _http.django_setup_as_server(url, env)
     from finance.models import Organization
 
@@ -250,22 +302,29 @@ def main() -> None:
         print(f"Generated in {figures['generate_s']} s (target 120 s).", flush=True)
 
     customers, invoices = args.customers, args.invoices
-    endpoints: dict[str, Callable[[random.Random], str]] = {
-        "bare Django JSON view": lambda rng: "/bench/bare/",
-        "GET /customers/ (50)": lambda rng: "/api/v1/customers/?page_size=50",
-        "GET /invoices/ (50)": lambda rng: "/api/v1/invoices/?page_size=50",
-        "GET /interactions/ (50)": lambda rng: "/api/v1/interactions/?page_size=50",
-        "GET /customers/{id}/": lambda rng: f"/api/v1/customers/{rng.randint(1, customers)}/",
-        "GET /invoices/{id}/": lambda rng: f"/api/v1/invoices/{rng.randint(1, invoices)}/",
+    rng = random.Random(args.seed)
+    endpoints: dict[str, list[str]] = {
+        "bare Django JSON view": ["/bench/bare/"],
+        "GET /customers/ (50)": ["/api/v1/customers/?page_size=50"],
+        "GET /invoices/ (50)": ["/api/v1/invoices/?page_size=50"],
+        "GET /interactions/ (50)": ["/api/v1/interactions/?page_size=50"],
+        "GET /customers/{id}/": [f"/api/v1/customers/{rng.randint(1, customers)}/" for _ in range(5000)],
+        "GET /invoices/{id}/": [f"/api/v1/invoices/{rng.randint(1, invoices)}/" for _ in range(5000)],
     }
+    generator = "wrk" if WRK and not args.python_client else "python threads"
+    print(f"Load: {generator}, {args.concurrency} connections, gunicorn -w {args.workers}", flush=True)
+
+    def load(port: int, paths: list[str], concurrency: int, seconds: int, requests: int) -> dict:
+        if generator == "wrk":
+            return wrk_load(port, key, paths, concurrency=concurrency, seconds=seconds)
+        return hammer(port, key, lambda rng: rng.choice(paths), concurrency=concurrency, requests=requests)
+
     results: dict[str, dict] = {}
     with _http.gunicorn(env, key, workers=args.workers, patches=["bare"]) as server:
         for paths in endpoints.values():  # imports, first queries, connection setup
-            hammer(server.port, key, paths, concurrency=2, requests=50)
+            load(server.port, paths, 2, 2, 50)
         for name, paths in endpoints.items():
-            results[name] = hammer(
-                server.port, key, paths, concurrency=args.concurrency, requests=args.requests
-            )
+            results[name] = load(server.port, paths, args.concurrency, args.seconds, args.requests)
             print(
                 f"  {name:<26} p50 {results[name]['p50_ms']:7.1f}  p95 {results[name]['p95_ms']:7.1f}"
                 f"  p99 {results[name]['p99_ms']:7.1f} ms  {results[name]['requests_per_s']:6.1f} req/s"
@@ -291,8 +350,11 @@ def main() -> None:
         {
             **figures,
             "concurrency": args.concurrency,
-            "requests_per_endpoint": args.requests,
+            "load_generator": generator,
+            "seconds_per_endpoint": args.seconds if generator == "wrk" else None,
+            "requests_per_endpoint": args.requests if generator != "wrk" else None,
             "gunicorn_workers": args.workers,
+            "conn_max_age": args.conn_max_age,
             "endpoints": results,
             "worst_list_p95_ms": worst_list_p95,
             "target_list_p95_ms": TARGET_LIST_P95_MS,

@@ -855,7 +855,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per closed-loop HTTP run")
     parser.add_argument("--seconds", type=float, help="run each HTTP run this long instead of --requests")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE for the server")
+    parser.add_argument(
+        "--conn-max-age", type=int, default=60, help="CONN_MAX_AGE for the server (production default 60)"
+    )
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the statements of one check")
     parser.add_argument("--profile", action="store_true", help="cProfile 300 API requests in-process")
@@ -944,7 +946,7 @@ def main() -> None:
     )
     size = (figures["customers"], figures["invoices"])
     key_parts = ["credit_check"] if size == (20_000, 200_000) else ["credit_check", *map(str, size)]
-    if args.conn_max_age:
+    if args.conn_max_age != 60:  # the production default
         key_parts.append(f"conn_max_age_{args.conn_max_age}")
     if reuse:
         key_parts.append("reused")

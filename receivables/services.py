@@ -274,8 +274,7 @@ def _invoices_create_many(actor: Actor, items: list[dict[str, Any]]) -> dict[str
             AuditEvent.objects.bulk_create(_invoice_created_event(actor, invoice) for invoice in invoices)
     except IntegrityError:
         return None
-    for invoice in invoices:
-        signals.emit_after_commit(signals.invoice_created, invoice=invoice)
+    signals.emit_each_after_commit(signals.invoice_created, "invoice", invoices)
     return {invoice.external_id: invoice for invoice in invoices}
 
 

@@ -26,6 +26,19 @@ def emit_after_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(send)
 
 
+def emit_each_after_commit(signal: Signal, name: str, objects: list[Any]) -> None:
+    """`emit_after_commit(signal, name=obj)` for each of `objects`, in one callback that enters the
+    tenant once (a bulk import of a thousand invoices: one tenant switch, not a thousand)."""
+    organization = tenancy.current_organization()
+
+    def send() -> None:
+        with tenancy.tenant(organization):
+            for obj in objects:
+                signal.send(sender=None, **{name: obj})
+
+    transaction.on_commit(send)
+
+
 # customer, level, message: a dunning level with `credit_hold` was reached (credit puts the hold).
 dunning_level_reached = Signal()
 promise_broken = Signal()  # promise

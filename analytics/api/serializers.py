@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from analytics import selectors
 from analytics.models import AnalyticsRun, ChurnAlert, ClassChange, CustomerAnalytics
+from finance.api.representation import ModelSerializer
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
 ONE_DECIMAL = Decimal("0.1")
@@ -51,7 +52,7 @@ class ClassChangeSerializer(serializers.Serializer):
         }
 
 
-class CustomerAnalyticsSerializer(serializers.ModelSerializer):
+class CustomerAnalyticsSerializer(ModelSerializer):
     """A customer's latest figures. `abc_class` is the class on the customer (by the policy's
     basis); `clv` is the lifetime value over `horizon_months`; `value_at_stake` is what the
     "where to act" list ranks by (lifetime value times churn risk, plus what is overdue)."""
@@ -343,7 +344,7 @@ class AnalyticsSummarySerializer(serializers.Serializer):
 # Runs -------------------------------------------------------------------------------------------
 
 
-class AnalyticsRunSerializer(serializers.ModelSerializer):
+class AnalyticsRunSerializer(ModelSerializer):
     """A recompute: its progress (`step` of `steps`, `step_label`) while it runs, then its counts,
     duration, warnings (e.g. missing exchange rates) and fitted models; `error` when it failed."""
 
@@ -388,7 +389,7 @@ class AnalyticsRunInSerializer(serializers.Serializer):
 # Churn alerts -----------------------------------------------------------------------------------
 
 
-class ChurnAlertSerializer(serializers.ModelSerializer):
+class ChurnAlertSerializer(ModelSerializer):
     """A churn alert raised by the weekly job, with the risk's reasons as they were then, the
     retention follow-up it created and, once decided, whether the customer bought again."""
 

@@ -13,7 +13,6 @@ from django.db import models, transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.request import Request
@@ -24,7 +23,7 @@ from analytics.api import filters
 from analytics.api import serializers as s
 from analytics.models import AnalyticsRun, ChurnAlert, CustomerAnalytics
 from finance.api.base import KehuViewSet
-from finance.api.filters import BIGINT_MAX
+from finance.api.filters import BIGINT_MAX, FilterBackend
 from finance.api.pagination import KehuCursorPagination
 
 # Sorts below every real figure: a customer without a churn risk or lifetime value comes last
@@ -74,7 +73,7 @@ class CustomerAnalyticsViewSet(IdLookupMixin, mixins.ListModelMixin, mixins.Retr
     queryset = CustomerAnalytics.unscoped.none()
     serializer_class = s.CustomerAnalyticsSerializer
     filterset_class = filters.CustomerAnalyticsFilter
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     pagination_class = FilterOrderCursorPagination
     lookup_field = "customer_id"
     lookup_url_kwarg = "customer_id"
@@ -198,7 +197,7 @@ class ChurnAlertViewSet(mixins.ListModelMixin, KehuViewSet):
     queryset = ChurnAlert.unscoped.none()
     serializer_class = s.ChurnAlertSerializer
     filterset_class = filters.ChurnAlertFilter
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     action_permissions = {"list": "analytics.view"}
 
     def scoped_queryset(self) -> QuerySet[ChurnAlert]:

@@ -26,6 +26,7 @@ from credit.models import (
 )
 from credit.ratios import statement_ratios
 from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.representation import ModelSerializer
 from finance.api.sensitive import SensitiveSerializerMixin
 from finance.sensitive import can_view_figures
 from receivables.api.serializers import MONEY, CurrencyField, CustomerRefMixin
@@ -137,7 +138,7 @@ class FactorSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class HoldSerializer(serializers.ModelSerializer):
+class HoldSerializer(ModelSerializer):
     class Meta:
         model = CreditHold
         fields = ["id", "reason", "detail", "placed_at"]
@@ -154,7 +155,7 @@ class ProfileTermsSerializer(serializers.Serializer):
     )
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class ProfileSerializer(ModelSerializer):
     """A customer's credit standing. Money in base currency (`currency`); `effective_limit` is the
     temporary limit while it lasts (if higher), `available` is it less `exposure` (open receivables
     plus open ERP orders); both null when no limit is set."""
@@ -283,7 +284,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 # Limit requests --------------------------------------------------------------------------------
 
 
-class LimitRequestSerializer(serializers.ModelSerializer):
+class LimitRequestSerializer(ModelSerializer):
     customer_external_id = serializers.CharField(
         source="customer.external_id", read_only=True, allow_null=True
     )
@@ -351,7 +352,7 @@ class RatiosSerializer(serializers.Serializer):
     zone = serializers.ChoiceField(choices=["safe", "grey", "distress"], allow_null=True)
 
 
-class StatementSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+class StatementSerializer(SensitiveSerializerMixin, ModelSerializer):
     """Figures are null unless the caller may see them (`sensitive.view` or `credit.statement`);
     each statement shown with its figures is a `sensitive.viewed` audit event."""
 
@@ -422,7 +423,7 @@ class StatementUpdateSerializer(StatementFiguresSerializer):
 # Orders ----------------------------------------------------------------------------------------
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializer):
     customer_external_id = serializers.CharField(
         source="customer.external_id", read_only=True, allow_null=True
     )

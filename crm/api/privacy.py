@@ -34,11 +34,12 @@ from crm.models import (
     RetentionPolicy,
 )
 from finance.api.base import IdempotentMixin, KehuViewSet
+from finance.api.representation import ModelSerializer
 
 # --- Serializers --------------------------------------------------------------------------------
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(ModelSerializer):
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
     lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
     source = serializers.ChoiceField(choices=ConsentSource.choices)
@@ -90,7 +91,7 @@ class ErasureResultSerializer(serializers.Serializer):
     kept = ErasureEntrySerializer(many=True)
 
 
-class ErasureSerializer(serializers.ModelSerializer):
+class ErasureSerializer(ModelSerializer):
     result = ErasureResultSerializer()
 
     class Meta:
@@ -109,7 +110,7 @@ class ErasureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProcessingActivitySerializer(serializers.ModelSerializer):
+class ProcessingActivitySerializer(ModelSerializer):
     lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
 
     class Meta:
@@ -119,7 +120,7 @@ class ProcessingActivitySerializer(serializers.ModelSerializer):
         validators: list[Any] = []  # uniqueness per organization: checked by the service
 
 
-class RetentionPolicySerializer(serializers.ModelSerializer):
+class RetentionPolicySerializer(ModelSerializer):
     document_type = serializers.ChoiceField(choices=RetentionDocumentType.choices)
     years = serializers.IntegerField(min_value=1, max_value=100)
 

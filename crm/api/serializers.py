@@ -9,6 +9,7 @@ from rest_framework import serializers
 from crm import selectors
 from crm.models import Contact, Customer, FollowUp, Interaction
 from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.representation import ModelSerializer
 from finance.api.sensitive import SensitiveSerializerMixin
 from finance.money import country_codes, currency_codes
 from finance.selectors import members
@@ -18,7 +19,7 @@ def _members(actor: Any) -> Any:
     return members()
 
 
-class CustomerSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+class CustomerSerializer(SensitiveSerializerMixin, ModelSerializer):
     """`tax_id` and `bank_account` come masked ("••••" and the last 4 characters) unless the caller
     may see them (owner, admin, finance manager, write-scoped API keys); each unmasked customer is
     a `sensitive.viewed` audit event. A tax id already used by another customer is a 400."""
@@ -77,7 +78,7 @@ class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
 
 
-class ContactSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
+class ContactSerializer(SensitiveSerializerMixin, ModelSerializer):
     """`identity_number` comes masked unless the caller may see it; each unmasked view is audited."""
 
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
@@ -106,7 +107,7 @@ class ContactSerializer(SensitiveSerializerMixin, serializers.ModelSerializer):
         return attrs
 
 
-class InteractionSerializer(serializers.ModelSerializer):
+class InteractionSerializer(ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
     contact = ScopedPrimaryKeyRelatedField(selectors.contacts_visible_to, allow_null=True, required=False)
     user = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -135,7 +136,7 @@ class InteractionSerializer(serializers.ModelSerializer):
         return follow_ups[0].pk if follow_ups else None
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(selectors.customers_visible_to)
     assignee = ScopedPrimaryKeyRelatedField(_members, allow_null=True, required=False)
     interaction = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)

@@ -4,7 +4,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q, QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -32,7 +31,7 @@ from crm.models import (
     LifecycleStage,
 )
 from finance.api.base import KehuViewSet
-from finance.api.filters import IdFilter, IsoDateTimeFilter
+from finance.api.filters import FilterBackend, IdFilter, IsoDateTimeFilter
 from finance.api.sensitive import SensitiveAuditMixin
 
 
@@ -71,7 +70,7 @@ class CustomerViewSet(
     queryset = Customer.unscoped.none()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
-    filter_backends = [DjangoFilterBackend, CustomerSearchFilter, OrderingFilter]
+    filter_backends = [FilterBackend, CustomerSearchFilter, OrderingFilter]
     search_fields = ["name", "legal_name", "external_id", "email"]
     ordering_fields = ["id", "name", "created_at", "updated_at"]
     action_permissions = {

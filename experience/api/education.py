@@ -24,6 +24,7 @@ from experience.models import Attendance, Resource, Session
 from finance.api.base import KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
 from finance.api.filters import IdFilter, IsoDateTimeFilter
+from finance.api.representation import ModelSerializer
 from finance.models import Membership, User
 
 
@@ -50,7 +51,7 @@ def _members(actor: Any) -> QuerySet[User]:
 # Serializers ---------------------------------------------------------------------------------
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(ModelSerializer):
     """A guide, course or webinar. The figures count the places of the customers the caller may
     see; `completion_rate` is completed places as a percentage of all (null with none)."""
 
@@ -86,7 +87,7 @@ class ResourceSerializer(serializers.ModelSerializer):
         return education.completion_rate(getattr(resource, "completed", 0), getattr(resource, "invited", 0))
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(ModelSerializer):
     resource = ScopedPrimaryKeyRelatedField(_resources)
     host = ScopedPrimaryKeyRelatedField(_members, required=False, allow_null=True)
     invited = serializers.IntegerField(read_only=True, default=0)
@@ -101,7 +102,7 @@ class SessionUpdateSerializer(SessionSerializer):
         read_only_fields = ["resource"]
 
 
-class AttendanceSerializer(serializers.ModelSerializer):
+class AttendanceSerializer(ModelSerializer):
     class Meta:
         model = Attendance
         fields = [

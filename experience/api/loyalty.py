@@ -27,6 +27,7 @@ from experience.models import LoyaltyProgram, LoyaltyTier, PointsEntry
 from finance.api.base import KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
 from finance.api.filters import IdFilter
+from finance.api.representation import ModelSerializer
 from receivables.models import Invoice
 
 MAX_POINTS = loyalty.MAX_POINTS
@@ -39,7 +40,7 @@ def _invoices(actor: Any) -> QuerySet[Invoice]:
 # Serializers -------------------------------------------------------------------------------------
 
 
-class LoyaltyTierSerializer(serializers.ModelSerializer):
+class LoyaltyTierSerializer(ModelSerializer):
     """A tier: reached by paid revenue in 12 months (base currency) from `min_paid_revenue`;
     `extra_terms_days` is a suggestion for credit to consider, not applied by itself."""
 
@@ -50,7 +51,7 @@ class LoyaltyTierSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(many=False)  # one object from a `list` action, not an array
-class LoyaltyProgramSerializer(serializers.ModelSerializer):
+class LoyaltyProgramSerializer(ModelSerializer):
     """The program's rules. Until someone saves them, the defaults (`updated_at` null)."""
 
     class Meta:
@@ -91,7 +92,7 @@ class LoyaltyAccountSerializer(serializers.Serializer):
         return self.context["currency"]
 
 
-class PointsEntrySerializer(serializers.ModelSerializer):
+class PointsEntrySerializer(ModelSerializer):
     """One line of the points ledger (append-only): negative for redemptions and expiries."""
 
     kind = serializers.CharField(

@@ -25,6 +25,7 @@ from experience.models.service import Priority
 from finance.api.base import KehuAPIView, KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
 from finance.api.filters import IdFilter, IsoDateTimeFilter
+from finance.api.representation import ModelSerializer
 from finance.models import Membership, User
 from receivables.api.serializers import CustomerRefMixin
 
@@ -42,7 +43,7 @@ def _members(actor: Any) -> QuerySet[User]:
 # Serializers ----------------------------------------------------------------------------------
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(ModelSerializer):
     author = serializers.CharField(source="author.email", default=None, read_only=True, allow_null=True)
 
     class Meta:
@@ -56,7 +57,7 @@ class NoteInSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10000)
 
 
-class ServiceRequestSerializer(serializers.ModelSerializer):
+class ServiceRequestSerializer(ModelSerializer):
     """A request with its deadlines and SLA flags. `sla_alerts` lists the alerts already sent."""
 
     customer_external_id = serializers.CharField(
@@ -131,7 +132,7 @@ class ServiceRequestUpdateSerializer(serializers.Serializer):
     assignee = ScopedPrimaryKeyRelatedField(_members, allow_null=True)
 
 
-class SlaPolicySerializer(serializers.ModelSerializer):
+class SlaPolicySerializer(ModelSerializer):
     class Meta:
         model = SlaPolicy
         fields = ["priority", "first_response_minutes", "resolution_minutes", "warn_percent"]

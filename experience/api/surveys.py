@@ -33,6 +33,7 @@ from experience.models import (
 from finance.api.base import KehuViewSet
 from finance.api.fields import ScopedPrimaryKeyRelatedField
 from finance.api.filters import IdFilter, IsoDateTimeFilter
+from finance.api.representation import ModelSerializer
 from finance.models import Language, Membership, User
 
 
@@ -67,7 +68,7 @@ class TextsField(serializers.DictField):
 # --- Surveys ----------------------------------------
 
 
-class QuestionSerializer(serializers.ModelSerializer):
+class QuestionSerializer(ModelSerializer):
     text = TextsField()
     choices = serializers.ListField(child=TextsField(), required=False, max_length=20)
 
@@ -77,7 +78,7 @@ class QuestionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
-class SurveySerializer(serializers.ModelSerializer):
+class SurveySerializer(ModelSerializer):
     question = TextsField(required=False)
     intro = TextsField(required=False)
     questions = QuestionSerializer(many=True, required=False)
@@ -156,7 +157,7 @@ class SurveyViewSet(
 # --- Invitations ----------------------------------------
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(ModelSerializer):
     class Meta:
         model = SurveyInvitation
         fields = [
@@ -236,7 +237,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuVi
 # --- Responses ----------------------------------------
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(ModelSerializer):
     class Meta:
         model = SurveyResponse
         fields = [
@@ -350,7 +351,7 @@ class ResultsViewSet(KehuViewSet):
 # --- Feedback and improvement actions ----------------------------------------
 
 
-class FeedbackSerializer(serializers.ModelSerializer):
+class FeedbackSerializer(ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(customers_visible_to)
     interaction = ScopedPrimaryKeyRelatedField(interactions_visible_to, required=False, allow_null=True)
 
@@ -374,7 +375,7 @@ class FeedbackSerializer(serializers.ModelSerializer):
         extra_kwargs = {"sentiment": {"required": True}}
 
 
-class FeedbackUpdateSerializer(serializers.ModelSerializer):
+class FeedbackUpdateSerializer(ModelSerializer):
     class Meta:
         model = FeedbackItem
         fields = ["category", "sentiment", "status", "summary", "detail"]
@@ -422,7 +423,7 @@ class FeedbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KehuView
         return Response(FeedbackSerializer(item).data)
 
 
-class ActionSerializer(serializers.ModelSerializer):
+class ActionSerializer(ModelSerializer):
     feedback = ScopedPrimaryKeyRelatedField(_feedback)
     owner = ScopedPrimaryKeyRelatedField(_members, required=False, allow_null=True)
 
@@ -442,7 +443,7 @@ class ActionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "outcome", "completed_on", "created_at"]
 
 
-class ActionUpdateSerializer(serializers.ModelSerializer):
+class ActionUpdateSerializer(ModelSerializer):
     owner = ScopedPrimaryKeyRelatedField(_members, required=False, allow_null=True)
 
     class Meta:

@@ -8,6 +8,7 @@ import django_filters
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 
 BIGINT_MAX = 2**63 - 1
 
@@ -39,3 +40,18 @@ class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, which builds and validates a form on every request, skipping that work
+    when no query parameter names one of the filterset's filters (a plain page of a list): every
+    filter would then be empty, and an empty filter leaves the queryset as it is."""
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = tuple(filterset_class.base_filters)
+        if not any(param.startswith(names) for param in request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

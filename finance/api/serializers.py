@@ -1,19 +1,20 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from finance.api.representation import ModelSerializer
 from finance.models import AuditEvent, Organization, WebhookDelivery, WebhookEndpoint
 
 
 # many=False: served by a `list` action, which drf-spectacular would otherwise document as an array.
 @extend_schema_serializer(many=False)
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(ModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "slug", "name", "base_currency", "timezone", "language", "address", "created_at"]
         read_only_fields = fields
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     actor = serializers.CharField(source="actor_label", read_only=True)
 
     class Meta:
@@ -35,7 +36,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(ModelSerializer):
     events = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=50)
     url = serializers.URLField(max_length=500)
 
@@ -51,7 +52,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
         read_only_fields = [*WebhookEndpointSerializer.Meta.read_only_fields, "secret"]
 
 
-class WebhookDeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [

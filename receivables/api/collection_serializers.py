@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from finance.api.fields import ScopedPrimaryKeyRelatedField
+from finance.api.representation import ModelSerializer
 from finance.models import Membership, User
 from receivables.api.serializers import MONEY, CurrencyField, CustomerRefMixin, _invoices, context_actor
 from receivables.models import Dispute, PromiseToPay
@@ -20,7 +21,7 @@ def _members(actor: Any) -> Any:
     return User.objects.filter(pk__in=Membership.objects.values("user_id"))
 
 
-class PromiseSerializer(serializers.ModelSerializer):
+class PromiseSerializer(ModelSerializer):
     invoices = serializers.SerializerMethodField()
 
     class Meta:
@@ -68,7 +69,7 @@ class PromiseCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class DisputeSerializer(serializers.ModelSerializer):
+class DisputeSerializer(ModelSerializer):
     class Meta:
         model = Dispute
         fields = [

@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from finance.api.representation import ModelSerializer
 from receivables.dunning_policies import LEVEL_FIELDS, POLICY_FIELDS
 from receivables.models import DunningLevel, DunningPolicy, Reminder
 
@@ -16,7 +17,7 @@ class TemplateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=20000)
 
 
-class DunningLevelSerializer(serializers.ModelSerializer):
+class DunningLevelSerializer(ModelSerializer):
     id = serializers.IntegerField(required=False)
     minimum_amount = serializers.DecimalField(**MONEY, required=False)
     templates = serializers.DictField(child=TemplateSerializer(), required=False)
@@ -27,7 +28,7 @@ class DunningLevelSerializer(serializers.ModelSerializer):
         read_only_fields = ["sequence"]
 
 
-class DunningPolicySerializer(serializers.ModelSerializer):
+class DunningPolicySerializer(ModelSerializer):
     """A policy with its levels. Writing `levels` replaces them (ordered by days); a level keeps
     its identity (and its reminders) when its `id` is given."""
 
@@ -53,7 +54,7 @@ class DunningPolicySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ReminderSerializer(serializers.ModelSerializer):
+class ReminderSerializer(ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     level_name = serializers.CharField(source="level.name", read_only=True)
     channel = serializers.CharField(source="message.channel", read_only=True)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from crm import selectors as crm_selectors
 from finance.api.fields import PrefetchedListSerializer, ScopedPrimaryKeyRelatedField
+from finance.api.representation import ModelSerializer
 from finance.money import currency_codes, quantize
 from receivables.models import Allocation, CreditNote, ExchangeRate, Invoice, Payment, PaymentMethod, WriteOff
 
@@ -89,7 +90,7 @@ class InvoiceLineSerializer(serializers.Serializer):
         list_serializer_class = PrefetchedListSerializer
 
 
-class InvoiceSerializer(CustomerRefMixin, serializers.ModelSerializer):
+class InvoiceSerializer(CustomerRefMixin, ModelSerializer):
     currency = CurrencyField()
     total = serializers.DecimalField(**MONEY, required=False)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
@@ -170,14 +171,14 @@ class CreditNoteAllocationSerializer(serializers.Serializer):
         return attrs
 
 
-class AllocationOutSerializer(serializers.ModelSerializer):
+class AllocationOutSerializer(ModelSerializer):
     class Meta:
         model = Allocation
         fields = ["id", "invoice", "payment", "credit_note", "amount", "allocated_on", "created_at"]
         read_only_fields = fields
 
 
-class CreditNoteSerializer(CustomerRefMixin, serializers.ModelSerializer):
+class CreditNoteSerializer(CustomerRefMixin, ModelSerializer):
     currency = CurrencyField()
     total = serializers.DecimalField(**MONEY)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
@@ -212,7 +213,7 @@ class CreditNoteSerializer(CustomerRefMixin, serializers.ModelSerializer):
         return data
 
 
-class PaymentSerializer(CustomerRefMixin, serializers.ModelSerializer):
+class PaymentSerializer(CustomerRefMixin, ModelSerializer):
     currency = CurrencyField()
     amount = serializers.DecimalField(**MONEY)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
@@ -273,7 +274,7 @@ class WriteOffInSerializer(serializers.Serializer):
     written_off_on = serializers.DateField(required=False)
 
 
-class WriteOffSerializer(serializers.ModelSerializer):
+class WriteOffSerializer(ModelSerializer):
     class Meta:
         model = WriteOff
         fields = [
@@ -293,7 +294,7 @@ class VoidSerializer(serializers.Serializer):
     voided_on = serializers.DateField(required=False)
 
 
-class ExchangeRateSerializer(serializers.ModelSerializer):
+class ExchangeRateSerializer(ModelSerializer):
     currency = CurrencyField()
     rate = serializers.DecimalField(max_digits=20, decimal_places=10, min_value=Decimal("0.0000000001"))
 

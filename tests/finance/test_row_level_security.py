@@ -106,3 +106,33 @@ def test_memberships_are_visible_before_the_tenant_only_for_their_own_user(membe
     with tenancy.lookup_context(user_id=outsider.pk):
         rows = list(Membership.unscoped.values_list("user_id", flat=True))
     assert rows == [outsider.pk]
+
+
+def _settings() -> tuple[str, str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('kehu.org_id', true), current_setting('kehu.user_id', true),"
+            " current_setting('kehu.key_prefix', true)"
+        )
+        return tuple(value or "" for value in cursor.fetchone())
+
+
+def test_a_kept_connection_carries_no_tenant_from_one_request_to_the_next(
+    api, client, members, org, outsider_org
+):
+    """Connections are kept between requests (CONN_MAX_AGE): every request leaves the connection's
+    tenant settings empty, whether it succeeded, failed or was refused, so the next request on the
+    same connection starts with nothing until it authenticates."""
+    from tests.conftest import login
+
+    CustomerFactory(organization=org, name="Mine")
+    assert api.get("/api/v1/customers/").status_code == 200
+    assert _settings() == ("", "", "")
+    assert api.get("/api/v1/customers/999999/").status_code == 404
+    assert _settings() == ("", "", "")
+    assert api.post("/api/v1/customers/", {"name": ""}, format="json").status_code == 400
+    assert _settings() == ("", "", "")
+    login(client, members["sales_rep"])
+    assert client.get("/customers/").status_code == 200
+    assert _settings() == ("", "", "")
+    assert _count("SELECT count(*) FROM crm_customer") == 0
