@@ -223,7 +223,8 @@ def profile_one_batch(url: str, env: dict[str, str], key: str, body: bytes, patc
     elapsed = time.perf_counter() - started
     print(f"\nProfile of one batch in-process: {response.status_code}, {elapsed:.2f} s (under cProfile)")
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(os.environ.get("KEHU_PROFILE_FILTER", r"receivables|finance|crm|rest_framework/serializers"), int(os.environ.get("KEHU_PROFILE_LINES", "25")))
+    shown = os.environ.get("KEHU_PROFILE_FILTER", r"receivables|finance|crm|rest_framework/serializers")
+    stats.sort_stats("cumulative").print_stats(shown, int(os.environ.get("KEHU_PROFILE_LINES", "25")))
     stats.sort_stats("tottime").print_stats(15)
 
 

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -37,6 +38,26 @@ def _positive_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+def _count(cache_key: str) -> int:
+    """Add one to the window's counter and return it. On Redis one round trip (INCR and EXPIRE in
+    a pipeline); on other caches Django's add, then incr."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        key = backend.make_and_validate_key(cache_key)
+        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS + 5)
+        count, _expiry_set = pipe.execute()
+        return int(count)
+    if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
+        return 1
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=WINDOW_SECONDS + 5)
+        return 1
 
 
 class _PerMinuteThrottle(BaseThrottle, abc.ABC):
@@ -65,14 +86,7 @@ class _PerMinuteThrottle(BaseThrottle, abc.ABC):
         window = int(now // WINDOW_SECONDS)
         cache_key = f"kehu:throttle:{self.scope}:{identity}:{window}"
         try:
-            if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
-                count = 1
-            else:
-                try:
-                    count = cache.incr(cache_key)
-                except ValueError:  # expired between add and incr
-                    cache.set(cache_key, 1, timeout=WINDOW_SECONDS + 5)
-                    count = 1
+            count = _count(cache_key)
         except Exception:  # noqa: BLE001 (a cache outage must not take the API down with it)
             logger.exception("Rate-limit cache unavailable; request allowed.")
             return True
