@@ -53,19 +53,15 @@ messages: venv
 	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
 
-# Benchmarks, never run by `make test` or CI: each creates, fills and drops its own PostgreSQL
-# database (kehu_bench, kehu_bench_import, kehu_bench_dunning, kehu_bench_credit, kehu_bench_analytics,
-# kehu_bench_fanout, which also starts two Celery workers on REDIS_URL's Redis, default database 15) as the owner role
-# of DATABASE_URL; figures are printed and merged into bench/results.json. See docs/performance.md.
+# Benchmarks, never run by `make test` or CI (bench/run.py): generate one mid-size company into the
+# PostgreSQL database kehu_bench (as the owner role of DATABASE_URL), measure aging, the API (gunicorn
+# under wrk, from Debian's package) and analytics on it, then the benches that build their own data
+# (import, credit, dunning, and fanout with two Celery workers on REDIS_URL's Redis, database 15);
+# figures go to bench/results.json and the table of docs/performance.md. About 25 minutes.
 BENCH_ARGS ?=
 bench: venv
 	@case "$(DATABASE_URL)" in postgres*://*) ;; *) echo "make bench needs DATABASE_URL=postgres://kehu_owner@127.0.0.1:5432/kehu_bench (and DATABASE_APP_ROLE=kehu_app)" >&2; exit 2;; esac
-	$(PY) bench/aging.py $(BENCH_ARGS)
-	$(PY) bench/import.py $(BENCH_ARGS)
-	$(PY) bench/dunning.py $(BENCH_ARGS)
-	$(PY) bench/credit.py $(BENCH_ARGS)
-	$(PY) bench/analytics.py $(BENCH_ARGS)
-	$(PY) bench/fanout.py $(BENCH_ARGS)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Keeps .venv and the development database (var/kehu.sqlite3).
 clean:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,44 @@ PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 BENCH_DIR = Path(__file__).resolve().parent
 BENCH_REDIS_DB = 13
+
+
+WRK = shutil.which("wrk")
+
+
+def wrk_load(port: int, key: str, requests: list[str], *, concurrency: int, seconds: float) -> dict:
+    """`wrk -t 2 -c <concurrency> -d <seconds>s` (a closed loop of keep-alive connections, in C, so
+    the load generator takes little of the two cores from the server) sending `requests` in turn,
+    through bench/wrk.lua, which prints the latency percentiles. A request is a path to GET, or
+    "POST <path> <JSON body>" on one line."""
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as listing:
+        listing.write("\n".join(requests) + "\n")
+    env = {**os.environ, "KEHU_WRK_PATHS": listing.name, "KEHU_WRK_KEY": key}
+    result = subprocess.run(
+        [
+            WRK,
+            *("-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s"),
+            *("--timeout", "30s", "-s", str(Path(__file__).with_name("wrk.lua"))),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(listing.name)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("KEHU_WRK "))
+    raw = json.loads(line.removeprefix("KEHU_WRK "))
+    ms = lambda micro: round(micro / 1000, 1)  # noqa: E731
+    return {
+        "requests": raw["requests"],
+        "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": ms(raw["p50_us"]),
+        "p95_ms": ms(raw["p95_us"]),
+        "p99_ms": ms(raw["p99_us"]),
+        "max_ms": ms(raw["max_us"]),
+        "non_200": raw["non_2xx"] + raw["socket_errors"],
+    }
 
 
 def free_port() -> int:
@@ -111,8 +151,14 @@ def django_setup_as_server(url: str, env: dict[str, str]) -> None:
         "KEHU_VAR_DIR",
         "FIELD_ENCRYPTION_KEYS",
         "BLIND_INDEX_KEY",
+        "API_KEY_RATE_LIMIT_PER_MINUTE",
+        "CONN_MAX_AGE",
     ):
         os.environ[name] = env[name]
+    if env.get("REDIS_URL"):  # the bench's own Redis database, as the server's
+        os.environ["REDIS_URL"] = env["REDIS_URL"]
+    else:
+        os.environ.pop("REDIS_URL", None)
     _common.django_setup(url)
 
 

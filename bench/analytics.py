@@ -234,7 +234,7 @@ def main() -> None:
             ("same parameters (3 s.f.)", str(figures["cdnow"]["same_3_significant_figures"]), "True"),
         ]
     print(_common.table(rows))
-    _common.write_results("analytics", figures)
+    _common.write_results("analytics" if not args.quick else "analytics_quick", figures)
     if not args.keep:
         from django.db import connections
 

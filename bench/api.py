@@ -32,13 +32,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
-import json
-import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -210,43 +205,6 @@ def hammer(
     }
 
 
-WRK = shutil.which("wrk")
-
-
-def wrk_load(port: int, key: str, paths: list[str], *, concurrency: int, seconds: int) -> dict:
-    """`wrk -t 2 -c <concurrency> -d <seconds>s` (a closed loop of keep-alive connections, in C, so
-    the load generator takes little of the two cores from the server) GETting `paths` in turn,
-    through bench/wrk.lua, which prints the latency percentiles."""
-    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as listing:
-        listing.write("\n".join(paths) + "\n")
-    env = {**os.environ, "KEHU_WRK_PATHS": listing.name, "KEHU_WRK_KEY": key}
-    result = subprocess.run(
-        [
-            WRK,
-            *("-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds}s"),
-            *("--timeout", "30s", "-s", str(Path(__file__).with_name("wrk.lua"))),
-            f"http://127.0.0.1:{port}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    os.unlink(listing.name)
-    line = next(line for line in result.stdout.splitlines() if line.startswith("KEHU_WRK "))
-    raw = json.loads(line.removeprefix("KEHU_WRK "))
-    ms = lambda micro: round(micro / 1000, 1)  # noqa: E731
-    return {
-        "requests": raw["requests"],
-        "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-        "p50_ms": ms(raw["p50_us"]),
-        "p95_ms": ms(raw["p95_us"]),
-        "p99_ms": ms(raw["p99_us"]),
-        "max_ms": ms(raw["max_us"]),
-        "non_200": raw["non_2xx"] + raw["socket_errors"],
-    }
-
-
 def peak_rss_mib(pid: int) -> dict[str, int]:
     """VmHWM of the gunicorn master and of each worker, in MiB."""
     figures: dict[str, int] = {}
@@ -283,6 +241,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--database", default="kehu_bench_api")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="generate and keep the database (the dataset `make bench` shares), measure nothing",
+    )
     parser.add_argument("--reuse", action="store_true", help="measure the data of a previous --keep run")
     args = parser.parse_args()
     if args.quick:
@@ -300,6 +263,15 @@ def main() -> None:
         print(f"Generating {args.customers:,} customers, {args.invoices:,} invoices, ...", flush=True)
         figures.update(generate(org, args))
         print(f"Generated in {figures['generate_s']} s (target 120 s).", flush=True)
+        if args.generate_only:
+            from django.db import connections
+
+            figures["machine"] = _common.machine(_http.server_version(url))
+            _common.write_results("dataset" if not args.quick else "dataset_quick", figures)
+            connections.close_all()
+            return
+    elif args.generate_only:
+        sys.exit(f"{args.database} exists and --reuse was given: nothing to generate.")
 
     customers, invoices = args.customers, args.invoices
     rng = random.Random(args.seed)
@@ -311,12 +283,12 @@ def main() -> None:
         "GET /customers/{id}/": [f"/api/v1/customers/{rng.randint(1, customers)}/" for _ in range(5000)],
         "GET /invoices/{id}/": [f"/api/v1/invoices/{rng.randint(1, invoices)}/" for _ in range(5000)],
     }
-    generator = "wrk" if WRK and not args.python_client else "python threads"
+    generator = "wrk" if _http.WRK and not args.python_client else "python threads"
     print(f"Load: {generator}, {args.concurrency} connections, gunicorn -w {args.workers}", flush=True)
 
     def load(port: int, paths: list[str], concurrency: int, seconds: int, requests: int) -> dict:
         if generator == "wrk":
-            return wrk_load(port, key, paths, concurrency=concurrency, seconds=seconds)
+            return _http.wrk_load(port, key, paths, concurrency=concurrency, seconds=seconds)
         return hammer(port, key, lambda rng: rng.choice(paths), concurrency=concurrency, requests=requests)
 
     results: dict[str, dict] = {}

@@ -57,7 +57,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
-from _http import Client, bench_site, django_setup_as_server, gunicorn  # noqa: E402
+from _http import WRK, Client, bench_site, django_setup_as_server, gunicorn, wrk_load  # noqa: E402
 
 BATCH = 5000  # rows per bulk_create statement
 CHUNK = 20_000  # invoices generated (with their payments) per round, to bound memory
@@ -566,11 +566,19 @@ def profile_api(key: str, requests: list[dict[str, Any]]) -> None:
     elapsed = time.perf_counter() - started
     print(f"\nProfile of {len(bodies)} API requests in-process: {elapsed / len(bodies) * 1000:.1f} ms each")
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(r"credit|finance|crm|receivables|rest_framework", 30)
+    stats.sort_stats("cumulative").print_stats(
+        os.environ.get("KEHU_PROFILE_FILTER", r"credit|finance|crm|receivables|rest_framework"),
+        int(os.environ.get("KEHU_PROFILE_LINES", "30")),
+    )
     stats.sort_stats("tottime").print_stats(20)
 
 
 # --- HTTP -------------------------------------------------------------------------------------
+
+
+# `--python-client`: Python threads for the closed loops too (wrk, when installed, otherwise).
+PYTHON_CLIENT = False
+WRK_SECONDS = 20
 
 
 def hammer(
@@ -589,6 +597,12 @@ def hammer(
     (a closed loop: the load is whatever the server answers), or, with `rate`, each at its arrival
     time, arrivals at random at `rate` per second (an open loop: a request that finds every thread
     busy waits, and that wait counts in its latency)."""
+    if not rate and WRK and not PYTHON_CLIENT and (requests is None or requests > 100):
+        # A closed loop: wrk (in C) keeps the load generator's CPU off the server's two cores.
+        lines = [path] if bodies is None else [f"POST {path} {body.decode()}" for body in bodies]
+        figures = wrk_load(port, key, lines, concurrency=concurrency, seconds=seconds or WRK_SECONDS)
+        figures.update(load_generator="wrk", seconds=seconds or WRK_SECONDS)
+        return figures
     if rate:
         requests = int(rate * seconds) if seconds else requests
         gaps = random.Random(int(rate)).expovariate
@@ -849,7 +863,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--rates",
-        default="",
+        default="20",
         help="offered loads in requests/s, comma-separated: one open-loop HTTP run for each (e.g. 20,40)",
     )
     parser.add_argument("--requests", type=int, default=3000, help="requests per closed-loop HTTP run")
@@ -859,6 +873,9 @@ def main() -> None:
         "--conn-max-age", type=int, default=60, help="CONN_MAX_AGE for the server (production default 60)"
     )
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--python-client", action="store_true", help="Python threads instead of wrk for the closed loops"
+    )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the statements of one check")
     parser.add_argument("--profile", action="store_true", help="cProfile 300 API requests in-process")
     parser.add_argument("--seed", type=int, default=20260501)
@@ -869,6 +886,8 @@ def main() -> None:
     if args.quick:
         args.customers, args.invoices, args.requests = 2_000, 20_000, 500
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    global PYTHON_CLIENT
+    PYTHON_CLIENT = args.python_client
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
     url = _common.bench_database_url(args.database)
@@ -942,6 +961,16 @@ def main() -> None:
         target_p95_ms=TARGET_P95_MS,
         target_concurrency=TARGET_CONCURRENCY,
         target_met=None if at_target is None else at_target["check"]["p95_ms"] <= TARGET_P95_MS,
+        # The same target at a steady offered load (Poisson arrivals, 20 checks/s = 72,000 an hour),
+        # and for one client alone: latency as an ERP's order entry sees it, short of saturation.
+        target_met_open_loop={
+            rate: run["check"]["p95_ms"] <= TARGET_P95_MS
+            for rate, run in figures.get("http", {}).get("open_loop", {}).items()
+        },
+        target_met_one_client=(
+            figures.get("http", {}).get("closed_loop", {}).get("1", {}).get("check", {}).get("p95_ms", 1e9)
+            <= TARGET_P95_MS
+        ),
         machine=_common.machine(pg_version),
     )
     size = (figures["customers"], figures["invoices"])

@@ -1,9 +1,10 @@
--- wrk script for bench/api.py: GET the paths listed in $KEHU_WRK_PATHS (one per line, taken in turn
--- from a random start per connection thread) with the API key of $KEHU_WRK_KEY, then print one line
--- of JSON with the latency percentiles (microseconds), the request count and the non-2xx count.
+-- wrk script for the benches (bench/_http.py's wrk_load): sends the requests listed in
+-- $KEHU_WRK_PATHS, one per line, in turn from a random start per connection thread: a path to GET,
+-- or "POST <path> <JSON body>". Authenticates with the API key in $KEHU_WRK_KEY. At the end prints
+-- one line of JSON: latency percentiles (microseconds), the request count and the non-2xx count.
 
-local paths = {}
-local next_path = 1
+local requests = {}
+local next_request = 1
 local threads = 0
 
 setup = function(thread)
@@ -13,18 +14,23 @@ end
 
 init = function(args)
   math.randomseed(thread_number or 1)
-  for line in io.lines(os.getenv("KEHU_WRK_PATHS")) do
-    paths[#paths + 1] = line
-  end
-  next_path = math.random(#paths)
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("KEHU_WRK_KEY")
   wrk.headers["Accept"] = "application/json"
+  for line in io.lines(os.getenv("KEHU_WRK_PATHS")) do
+    local path, body = line:match("^POST (%S+) (.*)$")
+    if path then
+      requests[#requests + 1] = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+    else
+      requests[#requests + 1] = wrk.format("GET", line)
+    end
+  end
+  next_request = math.random(#requests)
 end
 
 request = function()
-  local path = paths[next_path]
-  next_path = next_path % #paths + 1
-  return wrk.format("GET", path)
+  local formatted = requests[next_request]
+  next_request = next_request % #requests + 1
+  return formatted
 end
 
 done = function(summary, latency, requests)

@@ -147,6 +147,13 @@ def exposures(customer_ids: list[int] | None, today: datetime.date) -> dict[int,
         .annotate(amount=Sum(F("total") - F("allocated_total") - F("written_off_total")))
     )
     order_amounts = orders.order_by().values("customer_id", "currency").annotate(amount=Sum("amount"))
+    return _in_base(list(open_amounts), list(order_amounts), today)
+
+
+def _in_base(
+    open_amounts: list[dict], order_amounts: list[dict], today: datetime.date
+) -> dict[int, Exposure]:
+    """Exposures from rows of (customer_id, currency, amount) of open invoices and open orders."""
     rows = [("receivables", row) for row in open_amounts] + [("orders", row) for row in order_amounts]
     rates = rates_on({row["currency"] for _kind, row in rows}, today)
     result: dict[int, Exposure] = defaultdict(Exposure)
@@ -163,6 +170,30 @@ def exposures(customer_ids: list[int] | None, today: datetime.date) -> dict[int,
 
 def exposure_of(customer: Customer, today: datetime.date) -> Exposure:
     return exposures([customer.pk], today).get(customer.pk, Exposure())
+
+
+def position_of(customer: Customer, today: datetime.date) -> tuple[Exposure, int | None]:
+    """`exposure_of` and `oldest_past_due` of one customer, its open invoices read once (the credit
+    check's path: one query on invoices, one on orders, the rates)."""
+    invoice_rows = list(
+        open_invoices()
+        .filter(customer_id=customer.pk)
+        .order_by()
+        .values("customer_id", "currency")
+        .annotate(
+            amount=Sum(F("total") - F("allocated_total") - F("written_off_total")),
+            oldest_due=Min("due_date", filter=Q(due_date__lt=today) & ~invoice_has_active_dispute()),
+        )
+    )
+    order_rows = list(
+        OpenOrder.objects.filter(status=OpenOrder.Status.OPEN, customer_id=customer.pk)
+        .order_by()
+        .values("customer_id", "currency")
+        .annotate(amount=Sum("amount"))
+    )
+    exposure = _in_base(invoice_rows, order_rows, today).get(customer.pk, Exposure())
+    dues = [row["oldest_due"] for row in invoice_rows if row["oldest_due"] is not None]
+    return exposure, (today - min(dues)).days if dues else None
 
 
 def utilisation(exposure: Decimal, limit: Decimal | None) -> Decimal | None:
@@ -404,7 +435,7 @@ def credit_check(*, customer: Customer, amount: Decimal, currency: str) -> Credi
     policy = credit_policy()
     amount_base = to_base(amount, currency, today)
     profile = CreditProfile.objects.filter(customer=customer).first()
-    exposure = exposure_of(customer, today)
+    exposure, past_due = position_of(customer, today)
     limit = profile.effective_limit(today) if profile else None
     after = exposure.total + amount_base
     holds: list[tuple[str, str]] = []
@@ -415,7 +446,6 @@ def credit_check(*, customer: Customer, amount: Decimal, currency: str) -> Credi
         holds.append(
             (f"hold_{hold.reason}", _("On hold: %(reason)s.") % {"reason": hold.get_reason_display()})
         )
-    past_due = oldest_past_due([customer.pk], today).get(customer.pk)
     if (
         past_due is not None
         and past_due > policy.max_days_past_due

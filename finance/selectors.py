@@ -27,8 +27,10 @@ def membership_for(user: User, organization_id: int | None) -> Membership | None
     return memberships[0] if memberships else None
 
 
-def api_key_by_prefix(prefix: str) -> ApiKey | None:
-    with tenancy.lookup_context(key_prefix=prefix):
+def api_key_by_prefix(prefix: str, *, restore: bool = True) -> ApiKey | None:
+    """The key with `prefix`, seen through the lookup context of that prefix (`restore=False`:
+    the context is left set, see `tenancy.lookup_context`)."""
+    with tenancy.lookup_context(key_prefix=prefix, restore=restore):
         return ApiKey.unscoped.select_related("organization").filter(prefix=prefix).first()
 
 

@@ -100,13 +100,20 @@ def tenant(org: Organization, *, user_id: int | None = None) -> Iterator[Organiz
 
 
 @contextmanager
-def lookup_context(*, user_id: int | None = None, key_prefix: str | None = None) -> Iterator[None]:
-    """Before the tenant is known: see only the memberships of one user or the keys of one prefix."""
+def lookup_context(
+    *, user_id: int | None = None, key_prefix: str | None = None, restore: bool = True
+) -> Iterator[None]:
+    """Before the tenant is known: see only the memberships of one user or the keys of one prefix.
+
+    `restore=False` leaves the lookup context in place after the block, for a caller inside
+    `request_scope` that sets the tenant next (API authentication): the request's end restores the
+    context anyway, and the database round trip of restoring it twice is saved."""
     tokens = _set(None, DbContext(user_id=user_id, key_prefix=key_prefix))
     try:
         yield
     finally:
-        _reset(tokens)
+        if restore:
+            _reset(tokens)
 
 
 def activate(org: Organization | None, *, user_id: int | None = None) -> None:

@@ -37,7 +37,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             self._refuse(request, "malformed")
         prefix, hashed = parsed
-        key = api_key_by_prefix(prefix)
+        # Inside the request's scope (finance.middleware.RequestGuardMiddleware): the lookup context
+        # stays until the tenant is set below, or until the request ends when the key is refused.
+        key = api_key_by_prefix(prefix, restore=False)
         if key is None or not hmac.compare_digest(key.hashed_key, hashed):
             self._refuse(request, "unknown", prefix=prefix)
         if key.revoked_at is not None:

@@ -284,3 +284,47 @@ def test_the_query_count_does_not_depend_on_the_customers_history(api, org, memb
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 16, counts  # four of them read exchange rates
+
+
+def test_the_checks_single_customer_reading_agrees_with_the_batch_selectors(org, members):
+    """`position_of` (one query on the customer's open invoices) gives the same exposure and days
+    past due as `exposures` and `oldest_past_due`, with overdue, disputed, part-paid, foreign-currency
+    and future invoices and open and closed orders."""
+    from credit import selectors
+    from credit.models import OpenOrder
+    from receivables.disputes import dispute_open
+
+    today = org.local_today()
+    buyer, quiet = customer(org), customer(org, name="No invoices")
+    with tenancy.tenant(org):
+        ExchangeRate.objects.create(
+            organization=org, currency="USD", date=today - 5 * DAY, rate=Decimal("7.1")
+        )
+    invoice(org, buyer, "P-1", today - 40 * DAY, total="500.00")
+    disputed = invoice(org, buyer, "P-2", today - 90 * DAY, total="300.00")
+    invoice(org, buyer, "P-3", today - 10 * DAY, total="1000.00", paid_on=today - DAY, paid="400.00")
+    invoice(org, buyer, "P-4", today + 20 * DAY, total="250.00", currency="USD")
+    invoice(org, buyer, "P-5", today - 200 * DAY, total="80.00", paid_on=today - 150 * DAY)
+    with tenancy.tenant(org):
+        dispute_open(actor=Actor.system(org), invoice=disputed, reason="pricing")
+        OpenOrder.objects.create(
+            organization=org, external_id="O-1", customer=buyer, amount=Decimal("120.00"), currency="CNY"
+        )
+        OpenOrder.objects.create(
+            organization=org,
+            external_id="O-2",
+            customer=buyer,
+            amount=Decimal("999.00"),
+            currency="CNY",
+            status=OpenOrder.Status.CLOSED,
+        )
+        for who in (buyer, quiet):
+            exposure, past_due = selectors.position_of(who, today)
+            assert exposure == selectors.exposure_of(who, today)
+            assert past_due == selectors.oldest_past_due([who.pk], today).get(who.pk)
+        exposure, past_due = selectors.position_of(buyer, today)
+    assert past_due == 40  # the 90-day invoice is disputed; the paid one is not open
+    assert exposure.orders == Decimal("120.00")
+    assert exposure.receivables == Decimal("500.00") + Decimal("300.00") + Decimal("600.00") + Decimal(
+        "1775.00"
+    )

@@ -3,6 +3,7 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.utils import ProgrammingError
+from rest_framework.test import APIClient
 
 from finance import db as kehu_db
 from finance import tenancy
@@ -131,6 +132,10 @@ def test_a_kept_connection_carries_no_tenant_from_one_request_to_the_next(
     assert api.get("/api/v1/customers/999999/").status_code == 404
     assert _settings() == ("", "", "")
     assert api.post("/api/v1/customers/", {"name": ""}, format="json").status_code == 400
+    assert _settings() == ("", "", "")
+    raw = api._credentials["HTTP_AUTHORIZATION"].split()[1]
+    refused = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw.partition('.')[0]}.not-the-secret")
+    assert refused.get("/api/v1/customers/").status_code == 401
     assert _settings() == ("", "", "")
     login(client, members["sales_rep"])
     assert client.get("/customers/").status_code == 200
