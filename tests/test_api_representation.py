@@ -108,3 +108,28 @@ def test_fields_holding_fields_are_deep_copied() -> None:
     shallow = representation._copy(leaf)
     assert shallow is not leaf and shallow.max_length == 5
     assert copy.copy(leaf).validators == leaf.validators
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/St_Johns"])
+def test_date_times_convert_as_drf_does_in_any_time_zone(zone: str, settings: Any) -> None:
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone as django_timezone
+
+    values = [
+        datetime.datetime(2026, 12, 6, 8, 30, 15, 123456, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 29, 1, 0, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime.datetime(2026, 12, 6, 8, 30),  # naive: made aware in the current zone, as DRF does
+        "2026-12-06T08:30:00Z",
+        None,
+    ]
+    with django_timezone.override(zone):
+        field = serializers.DateTimeField()
+        fast = representation._datetime_converter(field)
+        assert fast is not None
+        for value in values:
+            expected = None if value is None else field.to_representation(value)
+            assert (None if value is None else fast(value)) == expected
+    custom = serializers.DateTimeField(format="%Y-%m-%d")
+    assert representation._datetime_converter(custom) is None

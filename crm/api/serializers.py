@@ -132,7 +132,9 @@ class InteractionSerializer(ModelSerializer):
         read_only_fields = ["id", "user", "created_at"]
 
     def get_follow_up(self, interaction: Interaction) -> int | None:
-        follow_ups = list(interaction.follow_ups.all())
+        follow_ups = getattr(interaction, "prefetched_follow_ups", None)
+        if follow_ups is None:
+            follow_ups = list(interaction.follow_ups.all())
         return follow_ups[0].pk if follow_ups else None
 
 

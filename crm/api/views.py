@@ -216,7 +216,11 @@ class InteractionViewSet(_RelationshipViewSet):
 
     def scoped_queryset(self) -> QuerySet[Interaction]:
         return selectors.interactions_visible_to(self.actor).prefetch_related(
-            Prefetch("follow_ups", queryset=FollowUp.objects.only("id", "interaction_id"))
+            Prefetch(
+                "follow_ups",
+                queryset=FollowUp.objects.only("id", "interaction_id"),
+                to_attr="prefetched_follow_ups",  # a list: no related manager built per row
+            )
         )
 
     def perform_write(self, serializer: Serializer, instance: Interaction | None) -> Interaction:
