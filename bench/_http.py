@@ -56,6 +56,11 @@ def wrk_load(port: int, key: str, requests: list[str], *, concurrency: int, seco
     os.unlink(listing.name)
     line = next(line for line in result.stdout.splitlines() if line.startswith("KEHU_WRK "))
     raw = json.loads(line.removeprefix("KEHU_WRK "))
+    if raw["non_2xx"] + raw["socket_errors"] > raw["requests"] // 100:
+        sys.exit(
+            f"wrk: {raw['non_2xx']} answers not 2xx and {raw['socket_errors']} socket errors in"
+            f" {raw['requests']} requests to {requests[0][:80]}: the figures would measure failures."
+        )
     ms = lambda micro: round(micro / 1000, 1)  # noqa: E731
     return {
         "requests": raw["requests"],

@@ -76,7 +76,7 @@ def load_interactions(org: Any, customers: int, count: int, seed: int) -> float:
         {"outcome": "''", "next_action": "''", "created_at": "now()"},
     )
     started = time.perf_counter()
-    with aging.foreign_keys_dropped(["crm_interaction"], {}), tenancy.tenant(org), transaction.atomic():
+    with aging.foreign_keys_dropped(org, ["crm_interaction"], {}), tenancy.tenant(org), transaction.atomic():
         raw = connection.connection.cursor()
         aging.copy_table(
             raw, "crm_interaction", org.pk, interaction_rows(customers, count, org.local_today(), seed)

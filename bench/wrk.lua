@@ -19,7 +19,12 @@ init = function(args)
   for line in io.lines(os.getenv("KEHU_WRK_PATHS")) do
     local path, body = line:match("^POST (%S+) (.*)$")
     if path then
-      requests[#requests + 1] = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+      -- wrk.format takes these headers instead of wrk.headers: copy the key in.
+      local headers = {["Content-Type"] = "application/json"}
+      for name, value in pairs(wrk.headers) do
+        headers[name] = value
+      end
+      requests[#requests + 1] = wrk.format("POST", path, headers, body)
     else
       requests[#requests + 1] = wrk.format("GET", line)
     end

@@ -25,7 +25,6 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from finance import tenancy
@@ -79,26 +78,31 @@ def _lock_chain(organization_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, organization_id])
 
 
-# After a commit only the recent events are looked at (the time index keeps that cheap however
-# long the log); the nightly check and `verify_audit` look at all of them.
-RECENT = datetime.timedelta(days=1)
+# After a commit only the events above the chain's head, less a margin for transactions that
+# committed out of id order, are looked at: a primary-key range, so each commit's sealing costs the
+# same however many events the day already holds (looking at the whole day's events made a
+# dunning run of 20k reminders quadratic: minutes). An event that commits more than the margin
+# behind the head (a transaction open while a thousand other events committed) is sealed by the
+# next `verify` (the nightly `audit_verify` job, "Verify now", `verify_audit`), which seals every
+# pending event before it checks the chain.
+RECENT_IDS = 1000
 
 
 def seal_pending(organization: Organization, *, everything: bool = True) -> int:
     """Seal the organization's committed, unsealed events; returns how many were sealed.
 
-    `everything=False` looks only at events created in the last day (the after-commit path).
+    `everything=False` looks only at events above the chain's head less `RECENT_IDS` (the
+    after-commit path).
     Safe to call at any time and from several processes: the chain lock and the unique
     (organization, sequence) and event keys make a concurrent or repeated call seal nothing twice.
     """
     sealed = 0
-    since = None if everything else timezone.now() - RECENT
     with tenancy.tenant(organization):
         for _attempt in range(3):
             try:
                 with transaction.atomic():
                     _lock_chain(organization.pk)
-                    sealed += _seal_batchwise(since)
+                    sealed += _seal_batchwise(recent_only=not everything)
                 return sealed
             except IntegrityError:  # another sealer won a race that the lock could not prevent
                 logger.info("Audit sealing raced for organization %s; retrying", organization.pk)
@@ -109,11 +113,13 @@ def _unsealed() -> Any:
     return AuditEvent.objects.filter(~Exists(AuditSeal.objects.filter(event_id=OuterRef("id"))))
 
 
-def _seal_batchwise(since: datetime.datetime | None) -> int:
-    head = AuditSeal.objects.order_by("-sequence").values("sequence", "chain_hash").first()
+def _seal_batchwise(*, recent_only: bool) -> int:
+    head = AuditSeal.objects.order_by("-sequence").values("sequence", "chain_hash", "event_id").first()
     sequence = head["sequence"] if head else 0
     previous = head["chain_hash"] if head else GENESIS
-    candidates = _unsealed() if since is None else _unsealed().filter(created_at__gte=since)
+    candidates = _unsealed()
+    if recent_only and head is not None:
+        candidates = candidates.filter(id__gt=head["event_id"] - RECENT_IDS)
     sealed = 0
     while True:
         events = list(candidates.order_by("id").values(*CHAINED_FIELDS)[:BATCH])

@@ -5,6 +5,7 @@ No database: these read files and run `manage.py check` in a subprocess with pro
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -199,3 +200,20 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
     result = run_manage_py("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_the_performance_table_is_the_one_report_writes_from_the_results() -> None:
+    """docs/performance.md's table of figures against targets is generated from bench/results.json
+    by bench/report.py (`make bench` runs it): never edited by hand, never out of step."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+    assert spec is not None and spec.loader is not None
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    results = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    written = doc.split(report.START, 1)[1].split(report.END, 1)[0].strip()
+    assert written == report.table(results)
+    for key in ("dataset", "aging", "import", "api", "credit_check", "dunning", "analytics", "fanout"):
+        assert key in results, f"bench/results.json has no figures of {key}"

@@ -272,3 +272,31 @@ def test_concurrent_sealers_never_fork_or_duplicate_the_chain(org):
     with tenancy.tenant(org):
         assert sorted(AuditSeal.objects.values_list("sequence", flat=True)) == list(range(1, 31))
     assert auditchain.verify(org).intact
+
+
+def test_sealing_after_a_commit_looks_only_above_the_head_and_verify_seals_the_rest(org, monkeypatch):
+    """The after-commit path reads a bounded range of ids (the head less RECENT_IDS), so its cost
+    does not grow with the day's events; an event that committed further behind (a long
+    transaction) is left to `verify`, which seals every pending event before checking the chain."""
+    monkeypatch.setattr(auditchain, "RECENT_IDS", 10)
+    first = record_events(org, 1)[0]
+    assert auditchain.seal_pending(org, everything=False) == 1  # the head: `first`
+
+    def at(offset: int) -> AuditEvent:
+        """A copy of `first` under the id `first.pk + offset`, as a commit would leave it."""
+        fields = {f.attname: getattr(first, f.attname) for f in AuditEvent._meta.concrete_fields}
+        with tenancy.tenant(org):
+            return AuditEvent.objects.create(**{**fields, "id": first.pk + offset})
+
+    newer = [at(100 + n) for n in range(6)]
+    assert auditchain.seal_pending(org, everything=False) == 6  # the head: first + 105
+    late = at(50)  # committed after them, 55 ids behind the head
+    fresh = [at(200), at(201)]
+    assert auditchain.seal_pending(org, everything=False) == 2
+    with tenancy.tenant(org):
+        sealed = set(AuditSeal.objects.values_list("event_id", flat=True))
+    assert {e.pk for e in [first, *newer, *fresh]} == sealed
+    report = auditchain.verify(org)  # seals `late` first, then checks the whole chain
+    assert report.intact and report.events_checked == 10
+    with tenancy.tenant(org):
+        assert AuditSeal.objects.get(event_id=late.pk).sequence == 10
