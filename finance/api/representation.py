@@ -7,8 +7,9 @@ fields spends half its time there. This serializer plans each field once per ser
 `Meta.model` reads the attribute directly, a primary-key relation reads the foreign key's column
 (what DRF's "pk only" optimisation reads too), and every other field (methods, properties, nested
 serializers, `source="*"`, dotted sources) goes through DRF's own path. Date-times in ISO 8601
-are converted with the time zone looked up once per serializer rather than once per value. The output is the same,
-key for key, as DRF's: `tests/finance/test_representation.py` compares them on every serializer.
+are converted with the time zone looked up once per serializer rather than once per value. The
+output is the same, key for key, as DRF's: `tests/test_api_representation.py` compares them on every
+list and detail of the API.
 
 It also builds its fields once per class instead of once per instance: `get_fields()` keeps the
 unbound fields DRF built the first time and hands each instance copies of them. A leaf field is
