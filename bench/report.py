@@ -201,7 +201,22 @@ def fanout(f: dict[str, Any]) -> list[Row]:
     ]
 
 
+def calibration(f: dict[str, Any]) -> list[Row]:
+    before, after = f["before"], f["after"]
+    return [
+        (
+            "Machine speed during the run (fixed work: a Python loop; a PostgreSQL sum over 5M generated"
+            " rows; best of 3), before and after the benches",
+            "(none)",
+            f"Python {before['python_loop_s']:.2f} s → {after['python_loop_s']:.2f} s;"
+            f" PostgreSQL {before['postgres_series_s']:.2f} s → {after['postgres_series_s']:.2f} s",
+            "—",
+        )
+    ]
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[Row]]]] = [
+    ("calibration", "run.py", calibration),
     ("dataset", "api.py --generate-only", dataset),
     ("aging", "aging.py", aging),
     ("import", "import.py", bulk_import),

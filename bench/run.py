@@ -27,6 +27,7 @@ import argparse
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -52,6 +53,30 @@ def steps(quick: bool) -> list[tuple[str, list[str]]]:
     ]
 
 
+def calibrate(url: str) -> dict[str, float]:
+    """How fast the machine is right now, in two fixed pieces of work: a pure Python loop and a
+    PostgreSQL aggregate over generated rows (best of 3). The machine is a virtual one shared with
+    other work: the same bench varies by a third between hours, and these say by how much."""
+    import psycopg
+
+    def best(work: Callable[[], object]) -> float:
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            runs.append(time.perf_counter() - started)
+        return round(min(runs), 3)
+
+    with psycopg.connect(
+        url.replace("postgres://", "postgresql://", 1).rsplit("/", 1)[0] + "/postgres"
+    ) as conn:
+        postgres_s = best(lambda: conn.execute("SELECT sum(i) FROM generate_series(1, 5000000) i").fetchone())
+    return {
+        "python_loop_s": best(lambda: sum(i * i for i in range(5_000_000))),
+        "postgres_series_s": postgres_s,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every bench at its small size")
@@ -69,6 +94,8 @@ def main() -> None:
     if any(name == "dataset" for name, _cmd in plan):
         _common.drop_database(shared_url)
 
+    calibration = {"before": calibrate(shared_url)}
+    print(f"Machine speed before: {calibration['before']}", flush=True)
     failed: list[str] = []
     timings: list[tuple[str, float]] = []
     for name, command in plan:
@@ -81,6 +108,9 @@ def main() -> None:
             print(f"=== {name} failed with exit status {result.returncode}", flush=True)
             if name == "dataset":
                 break
+    calibration["after"] = calibrate(shared_url)
+    print(f"Machine speed after: {calibration['after']}", flush=True)
+    _common.write_results("calibration", {**calibration, "machine": _common.machine(None)})
     if not args.keep:
         _common.drop_database(shared_url)
     subprocess.run([sys.executable, str(BENCH / "report.py")], check=False)

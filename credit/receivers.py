@@ -2,29 +2,58 @@
 
 Events that move a customer's score or holds (a new invoice, a payment, a settled invoice, a broken
 promise) queue one rescore per customer: a burst of events (a bulk import of a thousand invoices)
-coalesces into one task per customer through a short-lived cache key. Dunning reaching its hold
+coalesces into one task per customer through a short-lived cache key, and the signals of one batch
+(a bulk import) into one task for all their customers. Dunning reaching its hold
 level puts the hold at once.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
 
 from credit import holds
-from credit.tasks import refresh_customer, refresh_key
+from credit.tasks import refresh_customer, refresh_customers, refresh_key
 from finance.tenancy import current_organization
 from receivables import signals
 
 DEBOUNCE_SECONDS = 60
 
 
+# The customers a batch of signals asked to rescore (receivables.signals.batch_started ...
+# batch_finished); None outside a batch.
+_batch: ContextVar[set[int] | None] = ContextVar("credit_refresh_batch", default=None)
+
+
 def refresh_soon(customer_id: int) -> None:
+    batch = _batch.get()
+    if batch is not None:
+        batch.add(customer_id)
+        return
     organization_id = current_organization().pk
     if cache.add(refresh_key(organization_id, customer_id), 1, timeout=DEBOUNCE_SECONDS):
         refresh_customer.apply_async(
             kwargs={"organization_id": organization_id, "customer_id": customer_id}, countdown=2
+        )
+
+
+def _on_batch_started(sender: Any, **kwargs: Any) -> None:
+    _batch.set(set())
+
+
+def _on_batch_finished(sender: Any, **kwargs: Any) -> None:
+    """One task for the batch's customers not already waiting for a rescore (the same debounce
+    keys as one by one)."""
+    customer_ids, _ = _batch.get(), _batch.set(None)
+    if not customer_ids:
+        return
+    organization_id = current_organization().pk
+    due = [c for c in sorted(customer_ids) if cache.add(refresh_key(organization_id, c), 1, DEBOUNCE_SECONDS)]
+    if due:
+        refresh_customers.apply_async(
+            kwargs={"organization_id": organization_id, "customer_ids": due}, countdown=2
         )
 
 
@@ -53,3 +82,5 @@ def connect() -> None:
     signals.payment_recorded.connect(_on_payment, dispatch_uid="credit_payment_recorded")
     signals.promise_broken.connect(_on_promise_broken, dispatch_uid="credit_promise_broken")
     signals.dunning_level_reached.connect(holds.on_dunning_level_reached, dispatch_uid="credit_dunning_hold")
+    signals.batch_started.connect(_on_batch_started, dispatch_uid="credit_batch_started")
+    signals.batch_finished.connect(_on_batch_finished, dispatch_uid="credit_batch_finished")

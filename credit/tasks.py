@@ -26,3 +26,16 @@ def refresh_customer(self: Task, *, organization_id: int, customer_id: int) -> b
         return False
     customer_refresh(actor=Actor.system(current_organization()), customer=customer)
     return True
+
+
+@shared_task(base=TenantTask, bind=True, name="credit.refresh_customers")
+def refresh_customers(self: Task, *, organization_id: int, customer_ids: list[int]) -> int:
+    """Rescore the customers of a batch (a bulk import), each as `refresh_customer` does."""
+    for customer_id in customer_ids:
+        cache.delete(refresh_key(organization_id, customer_id))
+    actor = Actor.system(current_organization())
+    refreshed = 0
+    for customer in Customer.objects.filter(pk__in=customer_ids).order_by("pk"):
+        customer_refresh(actor=actor, customer=customer)
+        refreshed += 1
+    return refreshed

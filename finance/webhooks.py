@@ -160,6 +160,12 @@ def endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
+def subscribed(event: str) -> bool:
+    """Whether an active endpoint of the current organization takes `event`: a receiver asks first
+    and skips building the payload (and its queries) when nobody listens."""
+    return any(event in endpoint.events for endpoint in _active_endpoints())
+
+
 def emit(*, event: str, event_id: str, payload: dict[str, Any]) -> int:
     """Queue `event` for every active endpoint of the current organization that subscribed.
     Delivery tasks start only after the surrounding transaction commits; an event id already

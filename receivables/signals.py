@@ -26,15 +26,27 @@ def emit_after_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(send)
 
 
+# Around the signals of one batch (`emit_each_after_commit`): a receiver may gather what the
+# batch's signals ask of it and do it once at the end (credit queues one rescoring task for all
+# the customers of a bulk import instead of one per customer).
+batch_started = Signal()
+batch_finished = Signal()
+
+
 def emit_each_after_commit(signal: Signal, name: str, objects: list[Any]) -> None:
     """`emit_after_commit(signal, name=obj)` for each of `objects`, in one callback that enters the
-    tenant once (a bulk import of a thousand invoices: one tenant switch, not a thousand)."""
+    tenant once (a bulk import of a thousand invoices: one tenant switch, not a thousand), between
+    `batch_started` and `batch_finished`."""
     organization = tenancy.current_organization()
 
     def send() -> None:
         with tenancy.tenant(organization):
-            for obj in objects:
-                signal.send(sender=None, **{name: obj})
+            batch_started.send(sender=None)
+            try:
+                for obj in objects:
+                    signal.send(sender=None, **{name: obj})
+            finally:
+                batch_finished.send(sender=None)
 
     transaction.on_commit(send)
 

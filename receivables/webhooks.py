@@ -41,12 +41,16 @@ def payment_payload(payment: Payment) -> dict[str, Any]:
 
 
 def _on_invoice_created(sender: Any, invoice: Invoice, **kwargs: Any) -> None:
+    if not webhooks.subscribed("invoice.created"):
+        return
     webhooks.emit(
         event="invoice.created", event_id=f"invoice.created:{invoice.pk}", payload=invoice_payload(invoice)
     )
 
 
 def _on_invoice_settled(sender: Any, invoice: Invoice, **kwargs: Any) -> None:
+    if not webhooks.subscribed("invoice.paid"):
+        return
     invoice.refresh_from_db()
     if invoice.status == "paid":
         webhooks.emit(
@@ -55,6 +59,8 @@ def _on_invoice_settled(sender: Any, invoice: Invoice, **kwargs: Any) -> None:
 
 
 def _on_payment_recorded(sender: Any, payment: Payment, **kwargs: Any) -> None:
+    if not webhooks.subscribed("payment.recorded"):
+        return
     payment.refresh_from_db()
     webhooks.emit(
         event="payment.recorded", event_id=f"payment.recorded:{payment.pk}", payload=payment_payload(payment)
