@@ -113,32 +113,62 @@ def _unsealed() -> Any:
     return AuditEvent.objects.filter(~Exists(AuditSeal.objects.filter(event_id=OuterRef("id"))))
 
 
+def _seal_recent(floor: int, sequence: int, previous: str) -> int:
+    """Seal the unsealed events above `floor`: two range reads on the (organization, id) indexes
+    of events and seals, and the difference taken here, so that no plan can turn them into a scan
+    of the organization's whole log (the planner cannot know the tenant setting's value, so its
+    guesses about an anti-join with the seals were off by hundreds of times)."""
+    sealed = 0
+    while True:
+        events = list(AuditEvent.objects.filter(id__gt=floor).order_by("id").values(*CHAINED_FIELDS)[:BATCH])
+        if not events:
+            return sealed
+        done = set(
+            AuditSeal.objects.filter(event_id__gt=floor, event_id__lte=events[-1]["id"]).values_list(
+                "event_id", flat=True
+            )
+        )
+        pending = [event for event in events if event["id"] not in done]
+        if pending:
+            seals, sequence, previous = _seals(pending, sequence, previous)
+            AuditSeal.objects.bulk_create(seals)
+            sealed += len(seals)
+        if len(events) < BATCH:
+            return sealed
+        floor = events[-1]["id"]
+
+
+def _seals(events: list[dict[str, Any]], sequence: int, previous: str) -> tuple[list[AuditSeal], int, str]:
+    seals = []
+    for event in events:
+        sequence += 1
+        this_hash = event_hash(event)
+        previous = link(previous, this_hash)
+        seals.append(
+            AuditSeal(
+                organization_id=event["organization_id"],
+                event_id=event["id"],
+                sequence=sequence,
+                event_hash=this_hash,
+                chain_hash=previous,
+            )
+        )
+    return seals, sequence, previous
+
+
 def _seal_batchwise(*, recent_only: bool) -> int:
     head = AuditSeal.objects.order_by("-sequence").values("sequence", "chain_hash", "event_id").first()
     sequence = head["sequence"] if head else 0
     previous = head["chain_hash"] if head else GENESIS
-    candidates = _unsealed()
     if recent_only and head is not None:
-        candidates = candidates.filter(id__gt=head["event_id"] - RECENT_IDS)
+        return _seal_recent(head["event_id"] - RECENT_IDS, sequence, previous)
+    candidates = _unsealed()
     sealed = 0
     while True:
         events = list(candidates.order_by("id").values(*CHAINED_FIELDS)[:BATCH])
         if not events:
             return sealed
-        seals = []
-        for event in events:
-            sequence += 1
-            this_hash = event_hash(event)
-            previous = link(previous, this_hash)
-            seals.append(
-                AuditSeal(
-                    organization_id=event["organization_id"],
-                    event_id=event["id"],
-                    sequence=sequence,
-                    event_hash=this_hash,
-                    chain_hash=previous,
-                )
-            )
+        seals, sequence, previous = _seals(events, sequence, previous)
         AuditSeal.objects.bulk_create(seals)
         sealed += len(seals)
 

@@ -268,6 +268,11 @@ class AuditEvent(TenantModel):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
             models.Index(fields=["organization", "object_type", "object_id"], name="audit_org_object"),
+            # Sealing after a commit reads the organization's events above an id (auditchain): a
+            # range on this index whatever the statistics say; on the organization index alone the
+            # planner, with statistics older than a busy hour, read every event of the organization
+            # at each commit (a dunning run of 20k reminders slowed to 15 events a second).
+            models.Index(fields=["organization", "id"], name="audit_org_id"),
         ]
 
     def __str__(self) -> str:
@@ -310,6 +315,8 @@ class AuditSeal(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "sequence"], name="audit_seal_unique_sequence")
         ]
+        # Sealing after a commit reads the seals of an id range (finance.auditchain._seal_recent).
+        indexes = [models.Index(fields=["organization", "event_id"], name="audit_seal_org_event")]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.chain_hash[:12]}"

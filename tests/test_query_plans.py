@@ -88,7 +88,7 @@ HOT_QUERIES: dict[str, tuple[Callable[[Any], QuerySet], str]] = {
 def drop_other_indexes(table: str, keep: str) -> None:
     """Inside the test's transaction (rolled back after it), as the table's owner: drop the table's
     plain indexes other than `keep`, so the plan depends on `keep` alone and not on the statistics
-    other tests left in the shared test database. Indexes that back a constraint stay."""
+    other tests left in the shared test database, and its unique constraints but the primary key."""
     from finance.db import owner_mode
 
     with owner_mode(), connection.cursor() as cursor:
@@ -104,6 +104,19 @@ def drop_other_indexes(table: str, keep: str) -> None:
         )
         for (name,) in cursor.fetchall():
             cursor.execute(f'DROP INDEX "{name}"')
+        # Unique constraints other than the primary key go too (their index can look cheapest on
+        # the few rows a test leaves, e.g. (organization, number) for any invoice query).
+        cursor.execute(
+            """
+            SELECT k.conname FROM pg_constraint k
+            JOIN pg_class t ON t.oid = k.conrelid
+            JOIN pg_class c ON c.oid = k.conindid
+            WHERE t.relname = %s AND k.contype = 'u' AND c.relname <> %s
+            """,
+            [table, keep],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
 
 
 @pytest.mark.parametrize("name", sorted(HOT_QUERIES))
