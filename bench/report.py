@@ -27,10 +27,10 @@ Row = tuple[str, str, str, str]  # figure, target, result, met
 
 def _machine(figures: dict[str, Any]) -> str:
     machine = figures.get("machine") or {}
-    postgres = str(machine.get("postgresql") or "?").split(" ")[0]
+    postgres = f" PostgreSQL {str(machine['postgresql']).split(' ')[0]}," if machine.get("postgresql") else ""
     return (
         f"{machine.get('nproc', '?')} cores {machine.get('cpu', '?')}, {machine.get('ram_gib', '?')} GiB,"
-        f" PostgreSQL {postgres}, Python {machine.get('python', '?')}"
+        f"{postgres} Python {machine.get('python', '?')}"
     )
 
 

@@ -215,5 +215,15 @@ def test_the_performance_table_is_the_one_report_writes_from_the_results() -> No
     doc = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     written = doc.split(report.START, 1)[1].split(report.END, 1)[0].strip()
     assert written == report.table(results)
-    for key in ("dataset", "aging", "import", "api", "credit_check", "dunning", "analytics", "fanout"):
+    for key in (
+        "calibration",
+        "dataset",
+        "aging",
+        "import",
+        "api",
+        "credit_check",
+        "dunning",
+        "analytics",
+        "fanout",
+    ):
         assert key in results, f"bench/results.json has no figures of {key}"
