@@ -1,7 +1,7 @@
 """Credit holds and the status they give a profile.
 
 Automatic holds: exposure over the limit, an invoice more days past due than the policy allows,
-and dunning reaching a level with `credit_hold` (receivables' `dunning_level_reached` signal).
+and dunning reaching a level with `credit_hold` (receivables' `dunning_levels_reached` signal).
 `holds_refresh` places the automatic holds whose cause holds and releases those whose cause has
 cleared; an override releases a hold with a reason and keeps that automatic hold off for the
 policy's override days. A hold placed by hand is released only by hand. Every change is audited,
@@ -313,16 +313,50 @@ def hold_release(*, actor: Actor, hold: CreditHold, note: str) -> CreditHold:
     return hold
 
 
-def on_dunning_level_reached(
-    sender: Any, customer: Customer, level: Any, message: Any, **kwargs: Any
-) -> None:
-    """receivables' signal: a dunning level with `credit_hold` was reached for `customer`."""
-    actor = Actor.system(customer.organization)
-    today = actor.organization.local_today()
-    if CreditHold.objects.filter(
-        customer=customer, reason=CreditHold.Reason.DUNNING, overridden=True, override_until__gte=today
-    ).exists():
+def on_dunning_levels_reached(sender: Any, reached: list[tuple[Customer, Any, Any]], **kwargs: Any) -> None:
+    """receivables' signal: dunning levels with `credit_hold` were reached for these customers (one
+    run's chunk). One dunning hold each, unless one is active already or was overridden and the
+    override still runs; placed together (their audit events, timeline notes and notices in one
+    go, the statuses refreshed in one pass), where one at a time cost some 25 queries a customer."""
+    if not reached:
         return
-    detail = _("Dunning level %(level)s was reached.") % {"level": getattr(level, "name", "") or level}
-    with transaction.atomic():
-        hold_place(actor=actor, customer=customer, reason=CreditHold.Reason.DUNNING, detail=detail)
+    actor = Actor.system(reached[0][0].organization)
+    today = actor.organization.local_today()
+    ids = [customer.pk for customer, _level, _message in reached]
+    skip = set(
+        CreditHold.objects.filter(customer_id__in=ids, reason=CreditHold.Reason.DUNNING)
+        .filter(Q(released_at__isnull=True) | Q(overridden=True, override_until__gte=today))
+        .values_list("customer_id", flat=True)
+    )
+    wanted: dict[int, tuple[Customer, str]] = {}
+    for customer, level, _message in reached:
+        if customer.pk in skip or customer.pk in wanted:
+            continue
+        detail = _("Dunning level %(level)s was reached.") % {"level": getattr(level, "name", "") or level}
+        wanted[customer.pk] = (customer, detail)
+    if not wanted:
+        return
+    try:
+        with transaction.atomic():
+            placed = CreditHold.objects.bulk_create(
+                [
+                    CreditHold(
+                        organization=actor.organization,
+                        customer=customer,
+                        reason=CreditHold.Reason.DUNNING,
+                        detail=detail[:500],
+                        placed_by=None,
+                    )
+                    for customer, detail in wanted.values()
+                ]
+            )
+            for hold, (customer, _detail) in zip(placed, wanted.values(), strict=True):
+                hold.customer = customer
+            _record(actor, placed, released=False)
+            holds_refresh(
+                actor=actor, customers=[customer for customer, _detail in wanted.values()], today=today
+            )
+    except IntegrityError:  # another run placed some meanwhile: one at a time, each checked again
+        for customer, detail in wanted.values():
+            with transaction.atomic():
+                hold_place(actor=actor, customer=customer, reason=CreditHold.Reason.DUNNING, detail=detail)

@@ -81,6 +81,8 @@ def connect() -> None:
     signals.invoice_settled.connect(_on_invoice_settled, dispatch_uid="credit_invoice_settled")
     signals.payment_recorded.connect(_on_payment, dispatch_uid="credit_payment_recorded")
     signals.promise_broken.connect(_on_promise_broken, dispatch_uid="credit_promise_broken")
-    signals.dunning_level_reached.connect(holds.on_dunning_level_reached, dispatch_uid="credit_dunning_hold")
+    signals.dunning_levels_reached.connect(
+        holds.on_dunning_levels_reached, dispatch_uid="credit_dunning_hold"
+    )
     signals.batch_started.connect(_on_batch_started, dispatch_uid="credit_batch_started")
     signals.batch_finished.connect(_on_batch_finished, dispatch_uid="credit_batch_finished")

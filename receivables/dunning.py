@@ -624,13 +624,10 @@ def _level_actions(
     holds = [(message, planned) for message, planned in recorded if planned.level.credit_hold]
     if holds:
         customers = Customer.objects.in_bulk([planned.customer_id for _message, planned in holds])
-        for message, planned in holds:
-            signals.emit_after_commit(
-                signals.dunning_level_reached,
-                customer=customers[planned.customer_id],
-                level=planned.level,
-                message=message,
-            )
+        signals.emit_after_commit(
+            signals.dunning_levels_reached,
+            reached=[(customers[planned.customer_id], planned.level, message) for message, planned in holds],
+        )
 
 
 def _collector_task(actor: Actor, message: DunningMessage) -> None:

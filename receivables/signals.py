@@ -51,6 +51,7 @@ def emit_each_after_commit(signal: Signal, name: str, objects: list[Any]) -> Non
     transaction.on_commit(send)
 
 
-# customer, level, message: a dunning level with `credit_hold` was reached (credit puts the hold).
-dunning_level_reached = Signal()
+# reached: a list of (customer, level, message), each a dunning level with `credit_hold` reached
+# by one run's chunk of messages (credit puts the holds, in one batch).
+dunning_levels_reached = Signal()
 promise_broken = Signal()  # promise

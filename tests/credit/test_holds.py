@@ -201,3 +201,34 @@ def test_holds_never_cross_tenants(org, outsider_org, members, actor):
         assert selectors.exposures(None, today).keys() <= {buyer.pk}
     with tenancy.tenant(outsider_org):
         assert not CreditHold.objects.exists()
+
+
+def test_one_dunning_run_holds_every_customer_at_final_notice_at_once_but_an_override(
+    org, members, actor, django_capture_on_commit_callbacks
+):
+    """The run's holds are placed together (one signal per chunk of messages); a customer whose
+    dunning hold was released by override keeps its override."""
+    today = org.local_today()
+    buyers = [customer(org, name=f"Buyer {n}") for n in range(4)]
+    for n, buyer in enumerate(buyers):
+        ContactFactory(customer=buyer, name=f"AP {n}", email=f"ap{n}@example.test", is_billing=True)
+        invoice(org, buyer, f"F-{n}", today - 50 * DAY, total="500.00")
+    with tenancy.tenant(org):
+        spared = holds.hold_place(
+            actor=actor, customer=buyers[0], reason=CreditHold.Reason.DUNNING, detail="Earlier run"
+        )
+        holds.hold_release(
+            actor=Actor(organization=org, role="owner", user=members["owner"]),
+            hold=spared,
+            note="Paid by wire",
+        )
+        dunning_policies.policy_create_recommended(actor=actor)
+        with django_capture_on_commit_callbacks(execute=True):
+            dunning.dunning_run(actor=actor, run_date=today)
+    assert active(org, buyers[0]) == []
+    for buyer in buyers[1:]:
+        assert active(org, buyer) == ["dunning"]
+    with tenancy.tenant(org):
+        assert AuditEvent.objects.filter(action="credit.hold").count() == 1 + 3
+        statuses = set(CreditProfile.objects.filter(customer__in=buyers[1:]).values_list("status", flat=True))
+    assert statuses == {"hold"}
