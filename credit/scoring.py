@@ -157,11 +157,18 @@ def credit_scores(*, actor: Actor, run_date: datetime.date) -> dict[str, Any]:
     return result
 
 
-def customer_refresh(*, actor: Actor, customer: Customer) -> CreditProfile:
-    """Rescore one customer now and bring its holds and status up to date."""
+def customers_refresh(*, actor: Actor, customers: list[Customer]) -> None:
+    """Rescore these customers now and bring their holds and statuses up to date, in one pass."""
     from credit import holds
 
+    if not customers:
+        return
     today = actor.organization.local_today()
-    score_customers(actor=actor, customers=[customer], today=today)
-    holds.holds_refresh(actor=actor, customers=[customer], today=today)
+    score_customers(actor=actor, customers=customers, today=today)
+    holds.holds_refresh(actor=actor, customers=customers, today=today)
+
+
+def customer_refresh(*, actor: Actor, customer: Customer) -> CreditProfile:
+    """Rescore one customer now and bring its holds and status up to date."""
+    customers_refresh(actor=actor, customers=[customer])
     return CreditProfile.objects.get(customer=customer)
