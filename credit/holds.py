@@ -278,16 +278,36 @@ def hold_place(
     existing = CreditHold.objects.filter(customer=customer, reason=reason, released_at__isnull=True).first()
     if existing is not None:
         return existing
-    hold = CreditHold(customer=customer, reason=reason, detail=detail[:500], placed_by=actor.user)
     try:
-        with transaction.atomic():
-            hold.save()
+        (hold,) = _holds_place(actor, {customer.pk: (customer, detail)}, reason)
     except IntegrityError:
         return CreditHold.objects.get(customer=customer, reason=reason, released_at__isnull=True)
-    hold.customer = customer
-    _record(actor, [hold], released=False)
-    _refresh_status(actor, customer)
     return hold
+
+
+def _holds_place(actor: Actor, wanted: dict[int, tuple[Customer, str]], reason: str) -> list[CreditHold]:
+    """New holds of `reason` for customers (by id: customer and detail), then their audit events,
+    timeline notes and notices, and the statuses refreshed, together. IntegrityError, with nothing
+    written, when one of them already has an active hold of that reason."""
+    customers = [customer for customer, _detail in wanted.values()]
+    with transaction.atomic():
+        placed = CreditHold.objects.bulk_create(
+            [
+                CreditHold(
+                    organization=actor.organization,
+                    customer=customer,
+                    reason=reason,
+                    detail=detail[:500],
+                    placed_by=actor.user,
+                )
+                for customer, detail in wanted.values()
+            ]
+        )
+    for hold, customer in zip(placed, customers, strict=True):
+        hold.customer = customer
+    _record(actor, placed, released=False)
+    holds_refresh(actor=actor, customers=customers, today=actor.organization.local_today())
+    return placed
 
 
 @transaction.atomic
@@ -338,24 +358,7 @@ def on_dunning_levels_reached(sender: Any, reached: list[tuple[Customer, Any, An
         return
     try:
         with transaction.atomic():
-            placed = CreditHold.objects.bulk_create(
-                [
-                    CreditHold(
-                        organization=actor.organization,
-                        customer=customer,
-                        reason=CreditHold.Reason.DUNNING,
-                        detail=detail[:500],
-                        placed_by=None,
-                    )
-                    for customer, detail in wanted.values()
-                ]
-            )
-            for hold, (customer, _detail) in zip(placed, wanted.values(), strict=True):
-                hold.customer = customer
-            _record(actor, placed, released=False)
-            holds_refresh(
-                actor=actor, customers=[customer for customer, _detail in wanted.values()], today=today
-            )
+            _holds_place(actor, wanted, CreditHold.Reason.DUNNING)
     except IntegrityError:  # another run placed some meanwhile: one at a time, each checked again
         for customer, detail in wanted.values():
             with transaction.atomic():
