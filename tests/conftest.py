@@ -100,3 +100,15 @@ def outsider_customer(outsider_org: Organization) -> Any:
 def login(client: Any, user: Any) -> Any:
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def real_broker() -> Iterator[None]:
+    """Tasks go through the configured broker (Redis in CI) to a real worker, not run eagerly."""
+    from finance.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = True

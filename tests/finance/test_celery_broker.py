@@ -14,15 +14,6 @@ from finance.models import JobRun
 from finance.tasks import run_tenant_job
 
 
-@pytest.fixture
-def real_broker():
-    app.conf.task_always_eager = False
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = True
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_consumes_a_tenant_task_from_the_broker(org, members, real_broker):
     assert settings.CELERY_BROKER_URL.startswith("redis://" if settings.REDIS_URL else "filesystem://")

@@ -103,15 +103,6 @@ def test_eager_tasks_take_no_slot(settings: Any) -> None:
 # --- A real worker -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def real_broker() -> Any:
-    app.conf.task_always_eager = False
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = True
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_holds_a_task_back_until_its_organization_has_a_free_slot(
     org: Any, outsider_org: Any, real_broker: Any, settings: Any, monkeypatch: Any
