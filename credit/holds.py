@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from credit import selectors
 from credit.models import CreditHold, CreditProfile, CreditStatus
@@ -30,7 +32,7 @@ from crm.models import Customer, InteractionKind
 from crm.services import TimelineEntry, interactions_log_many
 from finance import audit, tenancy, webhooks
 from finance.actors import Actor
-from finance.models import Membership, Role, User
+from finance.models import AuditEvent, Membership, Role, User
 from finance.money import format_amount
 
 logger = logging.getLogger("kehu.credit")
@@ -52,20 +54,64 @@ def hold_payload(hold: CreditHold) -> dict[str, Any]:
     }
 
 
-def _finance_recipients(customer: Customer) -> list[User]:
-    """The owner rep and the finance managers (else owners and admins) who have an email."""
+def _finance_recipients(owner_ids: set[int]) -> dict[int | None, list[User]]:
+    """Who hears of a customer's hold, by the customer's owner rep (None: no owner): the finance
+    managers (else owners and admins) who have an email, and the owner rep. Three queries for any
+    number of customers."""
     roles = [Role.FINANCE_MANAGER]
     if not Membership.objects.filter(role=Role.FINANCE_MANAGER).exists():
         roles = [Role.OWNER, Role.ADMIN]
-    ids = set(Membership.objects.filter(role__in=roles).values_list("user_id", flat=True))
-    if customer.owner_id:
-        ids.add(customer.owner_id)
-    return list(User.objects.filter(pk__in=ids, is_active=True).exclude(email="").order_by("pk"))
+    finance = set(Membership.objects.filter(role__in=roles).values_list("user_id", flat=True))
+    users = User.objects.filter(pk__in=finance | owner_ids, is_active=True).exclude(email="").in_bulk()
+    base = [users[pk] for pk in sorted(finance) if pk in users]
+    recipients: dict[int | None, list[User]] = {None: base}
+    for owner_id in owner_ids:
+        extra = [users[owner_id]] if owner_id in users and owner_id not in finance else []
+        recipients[owner_id] = sorted(base + extra, key=lambda user: user.pk)
+    return recipients
+
+
+def _notice(kind: str, notices: list[dict[str, str]]) -> tuple[str, str]:
+    """The subject and body of one email about one or several customers' holds (`kind` "hold" or
+    "released"), in the active language."""
+    if len(notices) == 1:
+        values = notices[0]
+        if kind == "hold":
+            subject = _("Credit hold: %(customer)s") % values
+            body = (
+                _(
+                    "%(customer)s is on credit hold: %(detail)s\n\nNew orders need a finance "
+                    "decision until the hold is released.\n\n%(link)s"
+                )
+                % values
+            )
+        else:
+            subject = _("Credit hold released: %(customer)s") % values
+            body = _("The credit hold on %(customer)s was released: %(detail)s\n\n%(link)s") % values
+        return subject, body
+    count = len(notices)
+    lines = "\n\n".join(f"{values['customer']}: {values['detail']}\n{values['link']}" for values in notices)
+    if kind == "hold":
+        subject = ngettext("Credit hold: %(count)d customer", "Credit holds: %(count)d customers", count) % {
+            "count": count
+        }
+        intro = _(
+            "These customers are on credit hold. New orders need a finance decision until the hold "
+            "is released."
+        )
+    else:
+        subject = ngettext(
+            "Credit hold released: %(count)d customer", "Credit holds released: %(count)d customers", count
+        ) % {"count": count}
+        intro = _("The credit holds on these customers were released.")
+    return subject, f"{intro}\n\n{lines}"
 
 
 def _send_notices(actor: Actor, notices: list[tuple[Customer, str, dict[str, str]]]) -> None:
-    """Email each notice (customer, kind, values) to its recipients after the commit, in each
-    recipient's language; failures are logged, never undo the hold."""
+    """Email the notices (customer, kind, values) after the commit, in each recipient's language:
+    one email per recipient and kind, listing every customer it concerns, so that a dunning run
+    that holds 500 customers sends each finance manager one email, not 500. Failures are logged,
+    never undo the hold."""
     if not notices:
         return
     organization = actor.organization
@@ -76,27 +122,21 @@ def _send_notices(actor: Actor, notices: list[tuple[Customer, str, dict[str, str
             _send(notices)
 
     def _send(notices: list[tuple[Customer, str, dict[str, str]]]) -> None:
+        recipients = _finance_recipients({c.owner_id for c, _kind, _values in notices if c.owner_id})
+        mail: dict[tuple[int, str], list[dict[str, str]]] = defaultdict(list)
+        users: dict[int, User] = {}
         for customer, kind, values in notices:
-            for user in _finance_recipients(customer):
-                with translation.override(user.language or organization.language):
-                    if kind == "hold":
-                        subject = _("Credit hold: %(customer)s") % values
-                        body = (
-                            _(
-                                "%(customer)s is on credit hold: %(detail)s\n\nNew orders need a finance "
-                                "decision until the hold is released.\n\n%(link)s"
-                            )
-                            % values
-                        )
-                    else:
-                        subject = _("Credit hold released: %(customer)s") % values
-                        body = (
-                            _("The credit hold on %(customer)s was released: %(detail)s\n\n%(link)s") % values
-                        )
-                try:
-                    send_mail(subject, body, None, [user.email])
-                except Exception:  # an unreachable mail server must not undo the hold
-                    logger.exception("Could not email the credit notice for customer %s", customer.pk)
+            for user in recipients[customer.owner_id]:
+                users[user.pk] = user
+                mail[(user.pk, kind)].append(values)
+        for (user_id, kind), items in mail.items():
+            user = users[user_id]
+            with translation.override(user.language or organization.language):
+                subject, body = _notice(kind, items)
+            try:
+                send_mail(subject, body, None, [user.email])
+            except Exception:  # an unreachable mail server must not undo the hold
+                logger.exception("Could not email the credit notices to user %s", user_id)
 
     transaction.on_commit(send)
 
@@ -115,6 +155,9 @@ def _record(actor: Actor, holds: list[CreditHold], released: bool) -> None:
         return
     entries = []
     notices = []
+    events = []
+    event = "credit.released" if released else "credit.hold"
+    subscribed = webhooks.subscribed(event)
     for hold in holds:
         customer = hold.customer
         if released:
@@ -126,22 +169,22 @@ def _record(actor: Actor, holds: list[CreditHold], released: bool) -> None:
         else:
             detail = hold.detail or hold.get_reason_display()
             summary = _("Credit hold: %(detail)s") % {"detail": detail}
-        audit.record(
-            actor=actor,
-            action="credit.released" if released else "credit.hold",
-            instance=hold,
-            changes={"reason": [None, hold.reason], "detail": [None, detail]},
-            customer_id=customer.pk,
+        events.append(
+            audit.build(
+                actor=actor,
+                action=event,
+                instance=hold,
+                changes={"reason": [None, hold.reason], "detail": [None, detail]},
+                customer_id=customer.pk,
+            )
         )
-        webhooks.emit(
-            event="credit.released" if released else "credit.hold",
-            event_id=f"credit.{'released' if released else 'hold'}:{hold.pk}",
-            payload=hold_payload(hold),
-        )
+        if subscribed:
+            webhooks.emit(event=event, event_id=f"{event}:{hold.pk}", payload=hold_payload(hold))
         entries.append(
             TimelineEntry(customer_id=customer.pk, kind=InteractionKind.NOTE, summary=summary[:500])
         )
         notices.append((customer, "released" if released else "hold", _values(customer, detail)))
+    AuditEvent.objects.bulk_create(events)
     interactions_log_many(actor=actor, entries=entries)
     _send_notices(actor, notices)
 

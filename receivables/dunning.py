@@ -549,8 +549,11 @@ def _timeline_summary(message: DunningMessage, planned: PlannedMessage) -> str:
 def _record(actor: Actor, chunk: list[PlannedMessage], run_date: datetime.date) -> list[DunningMessage]:
     """Write a chunk of messages with their reminders, timeline entries and audit events in one
     transaction; raises IntegrityError if any reminder exists already (a concurrent run)."""
+    customers = Customer.objects.in_bulk([planned.customer_id for planned in chunk])
     with transaction.atomic():
         messages = DunningMessage.objects.bulk_create([_message_row(actor, p, run_date) for p in chunk])
+        for message in messages:
+            message.customer = customers[message.customer_id]  # for the audit events' repr
         reminders: list[Reminder] = []
         for message, planned in zip(messages, chunk, strict=True):
             reminders.extend(_reminder_rows(actor, message, planned))
@@ -623,10 +626,9 @@ def _level_actions(
                 )
     holds = [(message, planned) for message, planned in recorded if planned.level.credit_hold]
     if holds:
-        customers = Customer.objects.in_bulk([planned.customer_id for _message, planned in holds])
         signals.emit_after_commit(
             signals.dunning_levels_reached,
-            reached=[(customers[planned.customer_id], planned.level, message) for message, planned in holds],
+            reached=[(message.customer, planned.level, message) for message, planned in holds],
         )
 
 

@@ -232,3 +232,8 @@ def test_one_dunning_run_holds_every_customer_at_final_notice_at_once_but_an_ove
         assert AuditEvent.objects.filter(action="credit.hold").count() == 1 + 3
         statuses = set(CreditProfile.objects.filter(customer__in=buyers[1:]).values_list("status", flat=True))
     assert statuses == {"hold"}
+    finance_manager = members["finance_manager"]
+    notices = [m for m in mail.outbox if m.to == [finance_manager.email] and "Credit hold" in m.subject]
+    # one email for the run's three holds, not three
+    assert [m.subject for m in notices] == ["Credit holds: 3 customers"]
+    assert all(f"Buyer {n}" in notices[0].body for n in (1, 2, 3)) and "Buyer 0" not in notices[0].body
