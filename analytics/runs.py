@@ -249,7 +249,8 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
     changes: list[tuple] = []
     timeline: list[TimelineEntry] = []
     with translation.override(organization.language or "en"):
-        labels = dict(LifecycleStage.choices)
+        labels = {value: str(label) for value, label in LifecycleStage.choices}
+        template = _("Lifecycle stage: %(old)s → %(new)s")
         for customer_id, abc, stage in zip(
             frame.index, frame["abc_class"].to_numpy(), frame["lifecycle_stage"].to_numpy(), strict=True
         ):
@@ -264,14 +265,15 @@ def _write(*, actor: Actor, run: AnalyticsRun, result: Result, run_date: datetim
                 changes.append(
                     _change(organization.pk, customer_id, "lifecycle_stage", old_stage, stage, run_date)
                 )
-                timeline.append(
-                    TimelineEntry(
-                        customer_id=customer_id,
-                        kind=InteractionKind.NOTE,
-                        summary=_("Lifecycle stage: %(old)s → %(new)s")
-                        % {"old": labels.get(old_stage, old_stage), "new": labels.get(stage, stage)},
+                if not first_run:  # see below
+                    timeline.append(
+                        TimelineEntry(
+                            customer_id=customer_id,
+                            kind=InteractionKind.NOTE,
+                            summary=template
+                            % {"old": labels.get(old_stage, old_stage), "new": labels.get(stage, stage)},
+                        )
                     )
-                )
             if values:
                 wanted[customer_id] = values
     if not first_run:  # a first run learns every segment: nothing changed

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from crm.models import Contact, Customer, CustomerStatus, FollowUp, Interaction
 from crm.registry import registry
 from crm.validators import normalize_tax_id
-from finance import audit
+from finance import audit, auditchain
 from finance.actors import Actor
 from finance.bulk import BulkRowErrors, insert_values, update_values
 from finance.crypto import blind_index
@@ -355,6 +355,8 @@ def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) 
         ],
         events,
     )
+    if events:  # written without the model's manager: sealed after the commit all the same
+        auditchain.seal_after_commit({actor.organization.pk})
     return len(events)
 
 

@@ -25,9 +25,11 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from finance import tenancy
+from finance.bulk import insert_values
 from finance.models import AuditEvent, AuditSeal, AuditVerification, Membership, Organization, Role
 
 logger = logging.getLogger("kehu.audit")
@@ -130,37 +132,46 @@ def _seal_recent(floor: int, sequence: int, previous: str) -> int:
         )
         pending = [event for event in events if event["id"] not in done]
         if pending:
-            seals, sequence, previous = _seals(pending, sequence, previous)
-            AuditSeal.objects.bulk_create(seals)
-            sealed += len(seals)
+            sequence, previous = _seal(pending, sequence, previous)
+            sealed += len(pending)
         if len(events) < BATCH:
             return sealed
         floor = events[-1]["id"]
 
 
-def _seals(events: list[dict[str, Any]], sequence: int, previous: str) -> tuple[list[AuditSeal], int, str]:
-    seals = []
+COPY_FROM = 500  # seals at once, from which they go through COPY (a night's classifications)
+SEAL_COLUMNS = ["organization", "event_id", "sequence", "event_hash", "chain_hash", "sealed_at"]
+
+
+def _seal(events: list[dict[str, Any]], sequence: int, previous: str) -> tuple[int, str]:
+    """Append one seal per event (in the order given) after `sequence` / `previous`, in one
+    insert; returns the new head's sequence and hash."""
+    rows = []
+    now = timezone.now()
     for event in events:
         sequence += 1
         this_hash = event_hash(event)
         previous = link(previous, this_hash)
-        seals.append(
-            AuditSeal(
-                organization_id=event["organization_id"],
-                event_id=event["id"],
-                sequence=sequence,
-                event_hash=this_hash,
-                chain_hash=previous,
-            )
+        rows.append((event["organization_id"], event["id"], sequence, this_hash, previous, now))
+    if len(rows) >= COPY_FROM:
+        insert_values(AuditSeal, SEAL_COLUMNS, rows)
+    else:  # a request's few events: COPY's temporary table would cost more than it saves
+        AuditSeal.objects.bulk_create(
+            [
+                AuditSeal(organization_id=org, event_id=event, sequence=seq, event_hash=one, chain_hash=chain)
+                for org, event, seq, one, chain, _now in rows
+            ]
         )
-    return seals, sequence, previous
+    return sequence, previous
 
 
 def _seal_batchwise(*, recent_only: bool) -> int:
     head = AuditSeal.objects.order_by("-sequence").values("sequence", "chain_hash", "event_id").first()
     sequence = head["sequence"] if head else 0
     previous = head["chain_hash"] if head else GENESIS
-    if recent_only and head is not None:
+    if head is None:  # nothing sealed yet: every event is pending, read as one id range
+        return _seal_recent(0, sequence, previous)
+    if recent_only:
         return _seal_recent(head["event_id"] - RECENT_IDS, sequence, previous)
     candidates = _unsealed()
     sealed = 0
@@ -168,9 +179,8 @@ def _seal_batchwise(*, recent_only: bool) -> int:
         events = list(candidates.order_by("id").values(*CHAINED_FIELDS)[:BATCH])
         if not events:
             return sealed
-        seals, sequence, previous = _seals(events, sequence, previous)
-        AuditSeal.objects.bulk_create(seals)
-        sealed += len(seals)
+        sequence, previous = _seal(events, sequence, previous)
+        sealed += len(events)
 
 
 def seal_after_commit(organization_ids: set[int]) -> None:

@@ -300,3 +300,44 @@ def test_sealing_after_a_commit_looks_only_above_the_head_and_verify_seals_the_r
     assert report.intact and report.events_checked == 10
     with tenancy.tenant(org):
         assert AuditSeal.objects.get(event_id=late.pk).sequence == 10
+
+
+def test_classifications_written_in_bulk_are_sealed_after_their_commit(
+    org, django_capture_on_commit_callbacks
+):
+    """The nightly analytics writes one `customer.classified` event per changed customer with
+    `insert_values`, past the model's manager: its events are sealed after the commit all the same,
+    not left for the next night's verify."""
+    from crm.services import customers_classify_many
+
+    customers = [CustomerFactory(organization=org) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True), tenancy.tenant(org), transaction.atomic():
+        changed = customers_classify_many(
+            actor=Actor.system(org), values={customer.pk: {"abc_class": "A"} for customer in customers}
+        )
+    assert changed == 3
+    with tenancy.tenant(org):
+        classified = set(AuditEvent.objects.filter(action="customer.classified").values_list("pk", flat=True))
+        assert len(classified) == 3
+        assert classified <= set(AuditSeal.objects.values_list("event_id", flat=True))
+
+
+def test_a_large_batch_is_sealed_through_copy_and_verifies(org, django_capture_on_commit_callbacks):
+    """From `COPY_FROM` events at once the seals go in through COPY: the same chain as one by one."""
+    customer = CustomerFactory(organization=org)
+    count = auditchain.COPY_FROM + 7
+    with django_capture_on_commit_callbacks(execute=True), tenancy.tenant(org):
+        AuditEvent.objects.bulk_create(
+            [
+                audit.build(
+                    actor=Actor.system(org), action="bulk", instance=customer, changes={"n": [None, n]}
+                )
+                for n in range(count)
+            ]
+        )
+    with tenancy.tenant(org):
+        assert list(AuditSeal.objects.order_by("sequence").values_list("sequence", flat=True)) == list(
+            range(1, count + 1)
+        )
+    report = auditchain.verify(org)
+    assert report.intact and report.events_checked == count
