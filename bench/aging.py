@@ -391,12 +391,12 @@ def ledger_only(fn: Callable[..., Any], **kwargs: Any) -> Any:
     its date (for comparison: today's report otherwise reads the documents' running totals)."""
     from receivables import selectors
 
-    original = selectors._settled_after
-    selectors._settled_after = lambda as_of: True
+    original = selectors._settling
+    selectors._settling = lambda as_of: selectors.SUM_BY
     try:
         return fn(**kwargs)
     finally:
-        selectors._settled_after = original
+        selectors._settling = original
 
 
 def best_of(repeat: int, runs: dict[str, Callable[[], Any]]) -> dict[str, tuple[list[float], Any]]:

@@ -19,6 +19,7 @@ from django.db.models import (
     Case,
     DecimalField,
     F,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -209,7 +210,8 @@ def _money(value: Any) -> Decimal:
 # up once: for the whole organization as one aggregate joined to the documents (hash or merge
 # join); narrowed to some customers, as a lookup per document through the allocation indexes
 # (LATERAL, PostgreSQL); for a report that nothing is allocated or written off after (today's),
-# from the documents' running totals, which equal those sums (`_settled_after`). Subqueries per
+# from the documents' running totals, which equal those sums, or those totals less what was settled
+# after `as_of` (`_settling`). Subqueries per
 # document repeated in every column and query took 17 s for 1M invoices; see docs/performance.md
 # (bench/aging.py). The documents, allocations and rates come from ORM querysets, so the tenant
 # filter and the customer scope are the usual ones.
@@ -274,17 +276,50 @@ INVOICE_COLUMNS = (
 )
 
 
-def _settled_after(as_of: datetime.date) -> bool:
-    """Whether an allocation or an approved write-off is dated after `as_of`.
+# How a report as of a date gets each document's amounts settled by then (allocations, approved
+# write-offs): see `_settling`.
+FROM_TOTALS = "totals"
+SUM_BY = "by"
+TOTALS_LESS_LATER = "since"
 
-    If not (a report for today, the usual case), each document's running totals, which the
-    allocation and write-off services keep in step with its allocations and approved write-offs
-    under row locks, are exactly the sums as of `as_of`, and the report reads them instead of
-    adding up every allocation. A back-dated report adds up the allocations dated by then."""
-    return (
-        Allocation.objects.filter(allocated_on__gt=as_of).exists()
-        or WriteOff.objects.filter(status=WriteOff.Status.APPROVED, written_off_on__gt=as_of).exists()
-    )
+
+def _settling(as_of: datetime.date) -> str:
+    """How a report as of `as_of` gets each document's amounts settled by then.
+
+    If nothing is allocated or written off after `as_of` (a report for today, the usual case),
+    each document's running totals, which the allocation and write-off services keep in step with
+    its allocations and approved write-offs under row locks, are exactly those sums:
+    `FROM_TOTALS`. Otherwise the sums are either added up from the allocations dated by `as_of`
+    (`SUM_BY`), or taken as the running totals less what was settled after `as_of`
+    (`TOTALS_LESS_LATER`): the same figure, from whichever side of `as_of` holds fewer allocations,
+    judged by where `as_of` falls between the first and the last allocation date (a month-end of
+    the last year reads the few allocations since rather than the many before)."""
+    span = Allocation.objects.aggregate(first=Min("allocated_on"), last=Max("allocated_on"))
+    later_write_off = WriteOff.objects.filter(
+        status=WriteOff.Status.APPROVED, written_off_on__gt=as_of
+    ).exists()
+    if (span["last"] is None or span["last"] <= as_of) and not later_write_off:
+        return FROM_TOTALS
+    if span["last"] is not None and span["last"] > as_of and (span["last"] - as_of) > (as_of - span["first"]):
+        return SUM_BY
+    return TOTALS_LESS_LATER
+
+
+def _settled_sql(
+    alias: str,
+    settled: QuerySet,
+    link: str,
+    date_field: str,
+    *,
+    settling: str,
+    as_of: datetime.date,
+    per_document: bool,
+) -> tuple[str, list[Any], str]:
+    """The join (SQL, params) that `_settling`'s way needs and its amount as an SQL term: the
+    sum of `settled` dated by `as_of` (`SUM_BY`), or dated after it (`TOTALS_LESS_LATER`)."""
+    lookup = f"{date_field}__lte" if settling == SUM_BY else f"{date_field}__gt"
+    sql, params = _settled_join(alias, settled.filter(**{lookup: as_of}), link, per_document=per_document)
+    return sql, params, f"COALESCE({alias}.s, 0)"
 
 
 def _open_invoice_sums(
@@ -295,7 +330,7 @@ def _open_invoice_sums(
     basis: str,
     buckets: list[tuple[str, int | None, int | None]],
     per_document: bool,
-    from_totals: bool,
+    settling: str,
 ) -> tuple[dict[int, dict[str, Decimal]], dict[int, Decimal], dict[str, dict[str, Any]]]:
     """Of the invoices (existing on `as_of`) with an amount outstanding on `as_of`, each converted
     at its issue date's rate and rounded to cents: per customer each bucket's sum ({key: amount})
@@ -309,21 +344,28 @@ def _open_invoice_sums(
     except EmptyResultSet:  # customer_ids=[]: a sales rep without customers
         return {}, {}, {}
     rate_sql, rate_params = _base_rate_sql(base_currency, "issue_date")
-    if from_totals:
+    if settling == FROM_TOTALS:
         settled_sql, settled_params = "", []
         outstanding = _cents("d.total - d.allocated_total - d.written_off_total", connection)
     else:
-        paid_sql, paid_params = _settled_join(
-            "paid", Allocation.objects.filter(allocated_on__lte=as_of), "invoice", per_document=per_document
+        options = {"settling": settling, "as_of": as_of, "per_document": per_document}
+        paid_sql, paid_params, paid = _settled_sql(
+            "paid", Allocation.objects.all(), "invoice", "allocated_on", **options
         )
-        written_off_sql, written_off_params = _settled_join(
+        written_off_sql, written_off_params, written_off = _settled_sql(
             "written_off",
-            WriteOff.objects.filter(status=WriteOff.Status.APPROVED, written_off_on__lte=as_of),
+            WriteOff.objects.filter(status=WriteOff.Status.APPROVED),
             "invoice",
-            per_document=per_document,
+            "written_off_on",
+            **options,
         )
         settled_sql, settled_params = f"{paid_sql} {written_off_sql}", [*paid_params, *written_off_params]
-        outstanding = _cents("d.total - COALESCE(paid.s, 0) - COALESCE(written_off.s, 0)", connection)
+        if settling == SUM_BY:
+            outstanding = _cents(f"d.total - {paid} - {written_off}", connection)
+        else:
+            outstanding = _cents(
+                f"d.total - d.allocated_total - d.written_off_total + {paid} + {written_off}", connection
+            )
     column = "due_date" if basis == "due_date" else "issue_date"
     bucket_sums, bucket_params = [], []
     for _key, low, high in buckets:
@@ -446,7 +488,7 @@ def aging_report(
     invoices = _invoices_existing_on(as_of).filter(customer_scope)
     if currency:
         invoices = invoices.filter(currency=currency)
-    from_totals = not _settled_after(as_of)
+    settling = _settling(as_of)
     per_customer, customer_totals, per_currency = _open_invoice_sums(
         invoices,
         as_of=as_of,
@@ -454,13 +496,11 @@ def aging_report(
         basis=basis,
         buckets=buckets,
         per_document=bool(customer_scope),
-        from_totals=from_totals,
+        settling=settling,
     )
     missing = [(c, v["missing_since"]) for c, v in per_currency.items() if v["missing_since"] is not None]
     try:
-        unapplied = _unapplied_by_customer(
-            organization, as_of, currency, customer_scope, from_totals=from_totals
-        )
+        unapplied = _unapplied_by_customer(organization, as_of, currency, customer_scope, settling=settling)
     except MissingExchangeRates as exc:  # list every missing rate at once, not the first kind found
         missing += exc.missing
     if missing:
@@ -544,14 +584,14 @@ def _unapplied_by_customer(
     currency: str,
     customer_scope: Q | None = None,
     *,
-    from_totals: bool | None = None,
+    settling: str | None = None,
 ) -> dict[int, Decimal]:
     """Cash received and credit issued by `as_of` that no allocation dated by then has used, in
     base currency (rate at the document's date). Raises MissingExchangeRates listing both kinds.
-    `from_totals`: see `_settled_after` (worked out when not given)."""
+    `settling`: see `_settling` (worked out when not given)."""
     base = organization.base_currency
-    if from_totals is None:
-        from_totals = not _settled_after(as_of)
+    if settling is None:
+        settling = _settling(as_of)
     per_document = bool(customer_scope)
     kinds, parts, documents_params, parts_params = [], [], [], []
     db = "default"
@@ -578,17 +618,23 @@ def _unapplied_by_customer(
         kinds.append(f"{name} (id, customer_id, currency, day, amount, allocated_total) AS ({sql})")
         documents_params += params
         rate_sql, rate_params = _base_rate_sql(base, "day")
-        if from_totals:
+        if settling == FROM_TOTALS:
             used_sql, used_params = "", []
             left = _cents("d.amount - d.allocated_total", connections[db])
         else:
-            used_sql, used_params = _settled_join(
+            used_sql, used_params, used = _settled_sql(
                 "used",
-                Allocation.objects.filter(allocated_on__lte=as_of, **{f"{link}__isnull": False}),
+                Allocation.objects.filter(**{f"{link}__isnull": False}),
                 link,
+                "allocated_on",
+                settling=settling,
+                as_of=as_of,
                 per_document=per_document and connections[db].vendor == "postgresql",
             )
-            left = _cents("d.amount - COALESCE(used.s, 0)", connections[db])
+            if settling == SUM_BY:
+                left = _cents(f"d.amount - {used}", connections[db])
+            else:
+                left = _cents(f"d.amount - d.allocated_total + {used}", connections[db])
         parts.append(
             f"SELECT d.customer_id, d.currency, d.day, {left} AS left_amount, {rate_sql} AS rate"
             f" FROM {name} AS d {used_sql} WHERE {left} > 0"

@@ -291,7 +291,7 @@ class Allocation(TenantModel):
                 name="allocation_credit_note_date",
                 condition=Q(credit_note__isnull=False),
             ),
-            # Is anything allocated after a report's date (selectors._settled_after)?
+            # Is anything allocated after a report's date (selectors._settling; its first and last date)?
             models.Index(fields=["organization", "allocated_on"], name="allocation_org_date"),
         ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from finance import tenancy
 from finance.actors import Actor
-from receivables import services
+from receivables import selectors, services
 from receivables.models import Allocation, CreditNote, Invoice, Payment, WriteOff
 from receivables.selectors import MissingExchangeRates, aging_invoices, aging_report, outstanding_as_of
 from tests.conftest import login
@@ -871,6 +872,14 @@ def test_the_report_always_reconciles_with_the_invoices(db, data):
             )
             expected = _expected(org, as_of, rates)
             assert _report_as_dict(report) == expected
+            # Summed up to the date, or the running totals less what was settled after it: whichever
+            # way `_settling` picks, for the organization and for one customer (LATERAL), the same.
+            for settling in (selectors.SUM_BY, selectors.TOTALS_LESS_LATER):
+                with mock.patch.object(selectors, "_settling", lambda _as_of, way=settling: way):
+                    assert _report_as_dict(aging_report(organization=org, as_of=as_of)) == expected
+                    one = customers[0].pk
+                    scoped = aging_report(organization=org, as_of=as_of, customer_ids=[one])
+                    assert _report_as_dict(scoped) == {k: v for k, v in expected.items() if k == one}
             for invoice in invoices:
                 assert outstanding_as_of(invoice, as_of) >= 0
 
