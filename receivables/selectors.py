@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import (
     Case,
     DecimalField,
@@ -252,12 +252,32 @@ def _cents(expression: str, connection: Any) -> str:
     return expression if connection.vendor == "postgresql" else f"ROUND({expression}, 2)"
 
 
-def _fetch(db: str, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+def _fetch(
+    db: str, sql: str, params: list[Any], *, planner: dict[str, str] | None = None
+) -> Iterator[tuple[Any, ...]]:
     """The rows one at a time: tens of thousands of rows kept at once in a list make Python's
-    garbage collector walk them again and again while the report is built."""
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, params)
+    garbage collector walk them again and again while the report is built. `planner`: PostgreSQL
+    planner settings for this statement alone (set in its transaction, put back right after)."""
+    connection = connections[db]
+    with connection.cursor() as cursor:
+        if planner and connection.vendor == "postgresql":
+            with transaction.atomic(using=db), connection.cursor() as settings:
+                names = list(planner)
+                settings.execute(f"SELECT {', '.join(['current_setting(%s)'] * len(names))}", names)
+                previous = dict(zip(names, settings.fetchone(), strict=True))
+                _set_local(settings, planner)
+                cursor.execute(sql, params)  # the rows come to the client here
+                _set_local(settings, previous)
+        else:
+            cursor.execute(sql, params)
         yield from cursor
+
+
+def _set_local(cursor: Any, values: dict[str, str]) -> None:
+    cursor.execute(
+        f"SELECT {', '.join(['set_config(%s, %s, true)'] * len(values))}",
+        [item for name, value in values.items() for item in (name, value)],
+    )
 
 
 def _day(value: Any) -> datetime.date:
@@ -397,7 +417,15 @@ def _open_invoice_sums(
     outstanding_sums: dict[str, list[Any]] = defaultdict(list)
     base_sums: dict[str, list[Any]] = defaultdict(list)
     missing: dict[str, datetime.date] = {}
-    for customer_id, code, outstanding_sum, base, missing_since, *sums in _fetch(invoices.db, sql, params):
+    # Organization-wide, the documents and their allocations after `as_of` are read in invoice id
+    # order (merge join): ids follow issue dates, so the reading stops at the last invoice issued by
+    # `as_of`, which the planner cannot know; it would build hash tables of every allocation since
+    # (1.05 s against 0.65 s for 1M invoices as of six months back, bench/aging.py).
+    merge = settling == TOTALS_LESS_LATER and not per_document
+    planner = {"enable_hashjoin": "off", "enable_hashagg": "off"} if merge else None
+    for customer_id, code, outstanding_sum, base, missing_since, *sums in _fetch(
+        invoices.db, sql, params, planner=planner
+    ):
         amounts = dict(zip(keys, map(_money, sums), strict=True))
         known = per_customer.get(customer_id)
         if known is None:

@@ -13,7 +13,7 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -925,3 +925,18 @@ def test_a_write_off_that_clears_an_invoice_sends_invoice_settled(
         assert settled == [invoice.pk]
     finally:
         signals.invoice_settled.disconnect(receiver)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL planner settings")
+def test_the_planner_hint_of_a_back_dated_report_ends_with_its_statement(ledger, customer, org):
+    """Organization-wide, a report that reads the running totals less what was settled after its
+    date turns hash joins off for its invoice statement alone: the connection's settings are as
+    before, also inside a caller's transaction."""
+    invoice = ledger.invoice(customer, "100.00", D(2026, 1, 1), D(2026, 1, 31))
+    ledger.pay(customer, "100.00", D(2026, 3, 1), to=invoice)
+    with transaction.atomic(), tenancy.tenant(org), connection.cursor() as cursor:
+        with mock.patch.object(selectors, "_settling", lambda _as_of: selectors.TOTALS_LESS_LATER):
+            report = aging_report(organization=org, as_of=D(2026, 2, 1))
+        cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_hashagg')")
+        assert cursor.fetchone() == ("on", "on")
+    assert report.totals["total"] == Decimal("100.00")
