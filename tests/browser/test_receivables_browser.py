@@ -10,13 +10,14 @@ import datetime
 import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from finance import tenancy
 from finance.actors import Actor
-from receivables import services
+from receivables import selectors, services
 from receivables.models import Allocation, Payment
 from tests.browser.conftest import log_in as browser_log_in
 from tests.factories import CustomerFactory
@@ -255,3 +256,15 @@ def test_screenshots_of_the_receivables_pages(page: Page, phone_page: Page, org:
     panel = page.get_by_test_id("receivables-panel")  # the desktop tab ends on the customer page
     expect(panel).to_contain_text("30,000.00")
     expect(panel).to_contain_text("20,200.00")
+    # Back-dated, before the last payment: the page reads the running totals less what was paid
+    # since, and shows what adding up the allocations by that date gives.
+    as_of = on(org, -10)
+    with tenancy.tenant(org):
+        with mock.patch.object(selectors, "_settling", lambda _as_of: selectors.SUM_BY):
+            summed = selectors.aging_report(organization=org, as_of=as_of)
+        assert selectors._settling(as_of) == selectors.TOTALS_LESS_LATER
+    expected = next(row.total for row in summed.rows if row.customer_id == detail.customer_id)
+    page.goto(f"/receivables/aging/?as_of={as_of.isoformat()}")
+    row = page.locator(f"tr[data-customer='{detail.customer_id}']")
+    expect(row.locator("td.num b")).to_have_text(f"{expected:,.2f}")
+    page.screenshot(path=str(SCREENSHOTS / "receivables-aging-back-dated-desktop.png"), full_page=True)
