@@ -100,6 +100,40 @@ def test_fields_are_built_once_per_class_and_bound_per_instance(db: Any) -> None
     assert all(getattr(field, "parent", None) is None for field in _Fast._field_prototypes.values())
 
 
+def test_plain_serializers_build_their_fields_once_and_answer_as_drf_does() -> None:
+    """The credit check's answer and input (`representation.Serializer`): each instance has its own
+    bound copies, validation and output are DRF's own, twice in a row."""
+    from credit.api.serializers import CreditCheckInSerializer, CreditCheckSerializer
+
+    declared = CreditCheckSerializer._declared_fields.items()
+    Plain = type("Plain", (serializers.Serializer,), {name: copy.deepcopy(f) for name, f in declared})
+
+    answer = {
+        "customer": 7,
+        "customer_external_id": None,
+        "decision": "review",
+        "currency": "CNY",
+        "amount": "1200.00",
+        "limit": None,
+        "exposure": "300.50",
+        "available": None,
+        "reasons": ["No credit limit is set."],
+        "codes": ["no_limit"],
+        "status": None,
+        "risk_class": "",
+        "score": None,
+    }
+    for _round in range(2):
+        fast = CreditCheckSerializer(answer)
+        assert fast.data == Plain(answer).data
+    assert CreditCheckSerializer(answer).fields["reasons"] is not fast.fields["reasons"]
+    assert "_field_prototypes" in CreditCheckSerializer.__dict__
+    for body in ({"amount": "10.00", "currency": "QQQ"}, {"amount": "-1", "currency": "CNY"}):
+        first, second = CreditCheckInSerializer(data=body), CreditCheckInSerializer(data=body)
+        assert not first.is_valid() and not second.is_valid()
+        assert first.errors == second.errors and {"amount", "currency"} & set(first.errors)
+
+
 def test_fields_holding_fields_are_deep_copied() -> None:
     listing = serializers.ListField(child=serializers.CharField())
     copied = representation._copy(listing)

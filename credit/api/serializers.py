@@ -25,6 +25,7 @@ from credit.models import (
     OpenOrder,
 )
 from credit.ratios import statement_ratios
+from finance.api import representation
 from finance.api.fields import ScopedPrimaryKeyRelatedField
 from finance.api.representation import ModelSerializer
 from finance.api.sensitive import SensitiveSerializerMixin
@@ -44,14 +45,14 @@ def _payment_terms(actor: Any) -> Any:
 # The credit check ------------------------------------------------------------------------------
 
 
-class CreditCheckInSerializer(CustomerRefMixin, serializers.Serializer):
+class CreditCheckInSerializer(CustomerRefMixin, representation.Serializer):
     """`customer` (id) or `customer_external_id`, and the order's `amount` in `currency`."""
 
     amount = serializers.DecimalField(**MONEY)
     currency = CurrencyField()
 
 
-class CreditCheckSerializer(serializers.Serializer):
+class CreditCheckSerializer(representation.Serializer):
     """The decision on an order and why. Amounts in base currency (`currency`, the order's
     `amount` converted at today's rate); `limit` and `available` are null when no limit is set.
     `reasons` are sentences in the request's language; `codes` the same reasons for machines:

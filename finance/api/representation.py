@@ -1,4 +1,5 @@
-"""`ModelSerializer`: DRF's, with a faster `to_representation` for the fields that map a model column.
+"""`ModelSerializer`: DRF's, with a faster `to_representation` for the fields that map a model column;
+`Serializer`: DRF's plain one with its fields built once per class.
 
 DRF reads every field of every row through `Field.get_attribute` (a generic walk over `source_attrs`
 with callables, `SkipField` and error handling) before `to_representation`. A list of 50 objects of 25
@@ -111,15 +112,24 @@ def _copy(field: serializers.Field) -> serializers.Field:
     return copy.deepcopy(field) if isinstance(field, _HOLDS_FIELDS) else copy.copy(field)
 
 
-class ModelSerializer(serializers.ModelSerializer):
-    _representation_plan: list[Step] | None = None
+class FieldsOnce:
+    """Builds a serializer class's fields once and gives each instance copies of them."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         prototypes = type(self).__dict__.get("_field_prototypes")
         if prototypes is None:
-            prototypes = super().get_fields()  # unbound: only copies of them are ever bound
+            prototypes = super().get_fields()  # type: ignore[misc]  # unbound: only copies are bound
             type(self)._field_prototypes = prototypes
         return {name: _copy(field) for name, field in prototypes.items()}
+
+
+class Serializer(FieldsOnce, serializers.Serializer):
+    """DRF's plain serializer with its fields built once per class (a hot path's input and answer,
+    such as the credit check's): for a class whose fields are never changed after they are built."""
+
+
+class ModelSerializer(FieldsOnce, serializers.ModelSerializer):
+    _representation_plan: list[Step] | None = None
 
     def _plan(self) -> list[Step]:
         if self._representation_plan is None:
