@@ -46,7 +46,8 @@ def _on_batch_started(sender: Any, **kwargs: Any) -> None:
 def _on_batch_finished(sender: Any, **kwargs: Any) -> None:
     """One task for the batch's customers not already waiting for a rescore (the same debounce
     keys as one by one)."""
-    customer_ids, _ = _batch.get(), _batch.set(None)
+    customer_ids = _batch.get()
+    _batch.set(None)
     if not customer_ids:
         return
     organization_id = current_organization().pk
