@@ -115,7 +115,7 @@ def _unsealed() -> Any:
     return AuditEvent.objects.filter(~Exists(AuditSeal.objects.filter(event_id=OuterRef("id"))))
 
 
-def _seal_recent(floor: int, sequence: int, previous: str) -> int:
+def _seal_above(floor: int, sequence: int, previous: str) -> int:
     """Seal the unsealed events above `floor`: two range reads on the (organization, id) indexes
     of events and seals, and the difference taken here, so that no plan can turn them into a scan
     of the organization's whole log (the planner cannot know the tenant setting's value, so its
@@ -139,7 +139,6 @@ def _seal_recent(floor: int, sequence: int, previous: str) -> int:
         floor = events[-1]["id"]
 
 
-COPY_FROM = 500  # seals at once, from which they go through COPY (a night's classifications)
 SEAL_COLUMNS = ["organization", "event_id", "sequence", "event_hash", "chain_hash", "sealed_at"]
 
 
@@ -153,15 +152,7 @@ def _seal(events: list[dict[str, Any]], sequence: int, previous: str) -> tuple[i
         this_hash = event_hash(event)
         previous = link(previous, this_hash)
         rows.append((event["organization_id"], event["id"], sequence, this_hash, previous, now))
-    if len(rows) >= COPY_FROM:
-        insert_values(AuditSeal, SEAL_COLUMNS, rows)
-    else:  # a request's few events: COPY's temporary table would cost more than it saves
-        AuditSeal.objects.bulk_create(
-            [
-                AuditSeal(organization_id=org, event_id=event, sequence=seq, event_hash=one, chain_hash=chain)
-                for org, event, seq, one, chain, _now in rows
-            ]
-        )
+    insert_values(AuditSeal, SEAL_COLUMNS, rows)  # COPY from a night's classifications
     return sequence, previous
 
 
@@ -170,9 +161,9 @@ def _seal_batchwise(*, recent_only: bool) -> int:
     sequence = head["sequence"] if head else 0
     previous = head["chain_hash"] if head else GENESIS
     if head is None:  # nothing sealed yet: every event is pending, read as one id range
-        return _seal_recent(0, sequence, previous)
+        return _seal_above(0, sequence, previous)
     if recent_only:
-        return _seal_recent(head["event_id"] - RECENT_IDS, sequence, previous)
+        return _seal_above(head["event_id"] - RECENT_IDS, sequence, previous)
     candidates = _unsealed()
     sealed = 0
     while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +63,9 @@ def insert_many(
     )
 
 
+COPY_FROM = 500  # rows from which `insert_values` goes through COPY on PostgreSQL
+
+
 def insert_values(
     model: type[Model],
     field_names: list[str],
@@ -76,11 +80,16 @@ def insert_values(
     go through COPY into a temporary table, then one `INSERT … SELECT … [ON CONFLICT … DO UPDATE]`
     into the real table, where row-level security and every constraint apply as for any insert
     (PostgreSQL refuses COPY into a table with RLS). Elsewhere (SQLite) it is `bulk_create`. One
-    transaction; no model instances on PostgreSQL, which is what makes it fast."""
+    transaction; no model instances on PostgreSQL, which is what makes it fast. Fewer than
+    `COPY_FROM` rows go through `bulk_create` there too: COPY's temporary table would cost more than
+    it saves (the audit seals of one request)."""
     connection = connections[router.db_for_write(model)]
     by_name = {field.name: field for field in model._meta.concrete_fields}
     fields = [by_name[name] for name in field_names]
-    if connection.vendor != "postgresql":
+    rows = iter(rows)
+    first = list(itertools.islice(rows, COPY_FROM))
+    if connection.vendor != "postgresql" or len(first) < COPY_FROM:
+        rows = first
         objs = [
             model(**{field.attname: value for field, value in zip(fields, row, strict=True)}) for row in rows
         ]
@@ -93,7 +102,8 @@ def insert_values(
         if unique_fields:
             options.update(update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields)
         if objs:
-            model._base_manager.bulk_create(objs, **options)
+            with transaction.atomic(using=connection.alias):  # a failed insert leaves the caller's usable
+                model._base_manager.bulk_create(objs, **options)
         return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
@@ -109,6 +119,7 @@ def insert_values(
             if updates
             else f" ON CONFLICT ({keys}) DO NOTHING"
         )
+    rows = itertools.chain(first, rows)
     json_positions = [] if prepared else [i for i, field in enumerate(fields) if isinstance(field, JSONField)]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(

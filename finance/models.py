@@ -315,7 +315,7 @@ class AuditSeal(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "sequence"], name="audit_seal_unique_sequence")
         ]
-        # Sealing after a commit reads the seals of an id range (finance.auditchain._seal_recent).
+        # Sealing after a commit reads the seals of an id range (finance.auditchain._seal_above).
         indexes = [models.Index(fields=["organization", "event_id"], name="audit_seal_org_event")]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import ProgrammingError, connection, connections, transaction
 
-from finance import audit, auditchain, tenancy
+from finance import audit, auditchain, bulk, tenancy
 from finance.actors import Actor
 from finance.db import owner_mode
 from finance.jobs import job_run
@@ -323,9 +323,9 @@ def test_classifications_written_in_bulk_are_sealed_after_their_commit(
 
 
 def test_a_large_batch_is_sealed_through_copy_and_verifies(org, django_capture_on_commit_callbacks):
-    """From `COPY_FROM` events at once the seals go in through COPY: the same chain as one by one."""
+    """From `bulk.COPY_FROM` events at once the seals go in through COPY: the same chain as one by one."""
     customer = CustomerFactory(organization=org)
-    count = auditchain.COPY_FROM + 7
+    count = bulk.COPY_FROM + 7
     with django_capture_on_commit_callbacks(execute=True), tenancy.tenant(org):
         AuditEvent.objects.bulk_create(
             [
