@@ -88,8 +88,8 @@ def insert_values(
     fields = [by_name[name] for name in field_names]
     rows = iter(rows)
     first = list(itertools.islice(rows, COPY_FROM))
+    rows = itertools.chain(first, rows)
     if connection.vendor != "postgresql" or len(first) < COPY_FROM:
-        rows = first
         objs = [
             model(**{field.attname: value for field, value in zip(fields, row, strict=True)}) for row in rows
         ]
@@ -119,7 +119,6 @@ def insert_values(
             if updates
             else f" ON CONFLICT ({keys}) DO NOTHING"
         )
-    rows = itertools.chain(first, rows)
     json_positions = [] if prepared else [i for i, field in enumerate(fields) if isinstance(field, JSONField)]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from finance import tenancy
-from finance.bulk import insert_many, insert_values
+from finance.bulk import COPY_FROM, insert_many, insert_values
 from finance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +68,19 @@ def test_rows_for_another_tenant_are_refused_by_row_level_security(org, outsider
             [AuditEvent(organization=outsider_org, action="test.sneaky", object_type="x", object_id="1")],
         )
     assert not AuditEvent.unscoped.filter(action="test.sneaky").exists()
+
+
+@pytest.mark.parametrize("count", [COPY_FROM - 1, COPY_FROM, COPY_FROM + 7])
+def test_every_row_goes_in_on_either_side_of_the_copy_threshold(org, count):
+    """Under `COPY_FROM` rows (and always on SQLite) through bulk_create, from it through COPY: every
+    row, not only the first `COPY_FROM` (a generator, as callers pass)."""
+    from django.utils import timezone
+
+    fields = ["organization", "action", "object_type", "object_id", "object_repr", "changes", "request_id"]
+    fields.append("created_at")
+    now = timezone.now()
+    rows = ((org.pk, "test.bulk", "x", str(n), "", {"n": n}, "", now) for n in range(count))
+    with tenancy.tenant(org):
+        insert_values(AuditEvent, fields, rows)
+        stored = list(AuditEvent.objects.filter(action="test.bulk").values_list("object_id", "changes"))
+    assert sorted(stored, key=lambda row: int(row[0])) == [(str(n), {"n": n}) for n in range(count)]
