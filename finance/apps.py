@@ -10,8 +10,9 @@ class FinanceConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from finance import db, middleware, security_events
+        from finance import db, middleware, receivers, security_events
 
         post_migrate.connect(db.on_post_migrate, sender=self, dispatch_uid="kehu_rls")
         user_logged_in.connect(middleware.on_user_logged_in, dispatch_uid="kehu_session_clock")
         security_events.connect_signals()
+        receivers.connect()

@@ -210,6 +210,9 @@ class ApiKey(TenantModel):
 
     rls_lookup = "prefix = current_setting('kehu.key_prefix', true)"
 
+    # The generation of the cache entry this key was read with (finance.selectors.API_KEYS).
+    cache_generation: str | None = None
+
     class Meta:
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")

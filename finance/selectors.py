@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.db.models import QuerySet
 
 from finance import tenancy
 from finance.models import ApiKey, AuditEvent, AuditVerification, Membership, User
+from finance.rowcache import MISSING, RowCache
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -27,11 +30,27 @@ def membership_for(user: User, organization_id: int | None) -> Membership | None
     return memberships[0] if memberships else None
 
 
-def api_key_by_prefix(prefix: str, *, restore: bool = True) -> ApiKey | None:
+# API keys with their organization, by prefix, kept between requests: a request authenticated by
+# a key known to the cache reads neither from the database. Every save or delete of a key or of an
+# organization forgets the keys concerned (`finance.receivers`), at once and again at commit.
+API_KEYS = RowCache("apikey", seconds=60)
+
+
+def api_key_by_prefix(prefix: str, *, hashed_key: str | None = None, restore: bool = True) -> ApiKey | None:
     """The key with `prefix`, seen through the lookup context of that prefix (`restore=False`:
-    the context is left set, see `tenancy.lookup_context`)."""
+    the context is left set, see `tenancy.lookup_context`).
+
+    With `hashed_key`, a cached key is taken only if its hash is that one (else the database
+    decides: a wrong secret is refused by what the database holds, never by what was cached)."""
+    key, generation = API_KEYS.get(prefix)
+    if key is not MISSING and (hashed_key is None or hmac.compare_digest(key.hashed_key, hashed_key)):
+        return key
     with tenancy.lookup_context(key_prefix=prefix, restore=restore):
-        return ApiKey.unscoped.select_related("organization").filter(prefix=prefix).first()
+        key = ApiKey.unscoped.select_related("organization").filter(prefix=prefix).first()
+    if key is not None:
+        key.cache_generation = generation
+        API_KEYS.put(prefix, key, generation)
+    return key
 
 
 def api_keys() -> QuerySet[ApiKey]:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from finance import audit, security_events, tenancy
 from finance.actors import Actor
 from finance.models import ApiKey, ApiKeyScope, Membership, Organization, Role, User
+from finance.selectors import API_KEYS
 
 API_KEY_PREFIX = "kehu_"
 
@@ -248,3 +249,6 @@ def api_key_touch(key: ApiKey) -> None:
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        # Kept with its new time under the generation it was read with: if the key has changed
+        # since (revoked, rotated), that generation is gone and the entry is never used.
+        API_KEYS.put(key.prefix, key, key.cache_generation)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from finance import tenancy
@@ -18,6 +19,13 @@ from finance.services import api_key_create
 from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory
 
 PASSWORD = "pw-Secret-123"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty cache (the tests' is in memory): on SQLite a rolled-back
+    test's ids come again, and cached rows (finance.rowcache) are keyed by them."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, hashed = parsed
         # Inside the request's scope (finance.middleware.RequestGuardMiddleware): the lookup context
         # stays until the tenant is set below, or until the request ends when the key is refused.
-        key = api_key_by_prefix(prefix, restore=False)
+        key = api_key_by_prefix(prefix, hashed_key=hashed, restore=False)
         if key is None or not hmac.compare_digest(key.hashed_key, hashed):
             self._refuse(request, "unknown", prefix=prefix)
         if key.revoked_at is not None:
