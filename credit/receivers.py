@@ -4,7 +4,7 @@ Events that move a customer's score or holds (a new invoice, a payment, a settle
 promise) queue one rescore per customer: a burst of events (a bulk import of a thousand invoices)
 coalesces into one task per customer through a short-lived cache key, and the signals of one batch
 (a bulk import) into one task for all their customers. Dunning reaching its hold
-level puts the hold at once.
+level puts the hold at once. A saved credit policy is forgotten by the cache the check reads.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
 
-from credit import holds
+from credit import holds, selectors
+from credit.models import CreditPolicy
 from credit.tasks import refresh_customer, refresh_customers, refresh_key
 from finance.tenancy import current_organization
 from receivables import signals
@@ -77,7 +79,13 @@ def _on_promise_broken(sender: Any, promise: Any, **kwargs: Any) -> None:
     refresh_soon(promise.customer_id)
 
 
+def _on_policy_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    selectors.POLICIES.forget(instance.organization_id)
+
+
 def connect() -> None:
+    post_save.connect(_on_policy_changed, sender=CreditPolicy, dispatch_uid="credit_policy_saved")
+    post_delete.connect(_on_policy_changed, sender=CreditPolicy, dispatch_uid="credit_policy_deleted")
     signals.invoice_created.connect(_on_invoice_created, dispatch_uid="credit_invoice_created")
     signals.invoice_settled.connect(_on_invoice_settled, dispatch_uid="credit_invoice_settled")
     signals.payment_recorded.connect(_on_payment, dispatch_uid="credit_payment_recorded")

@@ -196,7 +196,9 @@ def _bucket_condition(basis: str, as_of: datetime.date, low: int | None, high: i
     return condition
 
 
-def _money(value: Any) -> Decimal:
+def money_of(value: Any) -> Decimal:
+    """An amount read through SQL, in cents: PostgreSQL's NUMERIC as it is, SQLite's sum of
+    decimals (a float there) rounded half up; None and zero are 0.00."""
     if not value:  # most buckets of most customers: no work for them
         return ZERO_CENTS
     if type(value) is not Decimal:
@@ -280,7 +282,8 @@ def _set_local(cursor: Any, values: dict[str, str]) -> None:
     )
 
 
-def _day(value: Any) -> datetime.date:
+def day_of(value: Any) -> datetime.date:
+    """A date read through SQL (SQLite gives its ISO text)."""
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
 
 
@@ -426,20 +429,20 @@ def _open_invoice_sums(
     for customer_id, code, outstanding_sum, base, missing_since, *sums in _fetch(
         invoices.db, sql, params, planner=planner
     ):
-        amounts = dict(zip(keys, map(_money, sums), strict=True))
+        amounts = dict(zip(keys, map(money_of, sums), strict=True))
         known = per_customer.get(customer_id)
         if known is None:
             per_customer[customer_id] = amounts
-            totals[customer_id] = _money(base)
+            totals[customer_id] = money_of(base)
         else:  # invoices in a second currency
             for key, amount in amounts.items():
                 known[key] += amount
-            totals[customer_id] += _money(base)
+            totals[customer_id] += money_of(base)
         outstanding_sums[code].append(outstanding_sum)
         if base is not None:
             base_sums[code].append(base)
         if missing_since is not None:
-            day = _day(missing_since)
+            day = day_of(missing_since)
             missing[code] = min(day, missing.get(code, day))
     per_currency = {
         code: {"outstanding": sum(sums), "base": sum(base_sums[code]), "missing_since": missing.get(code)}
@@ -568,7 +571,7 @@ def aging_report(
             customer_group=group,
             buckets=row_buckets,
             total=sum(row_buckets.values(), ZERO),
-            unapplied=_money(unapplied.get(customer_id)),
+            unapplied=money_of(unapplied.get(customer_id)),
         )
         rows.append(row)
         for key, amount in row_buckets.items():
@@ -576,7 +579,7 @@ def aging_report(
         totals["total"] += row.total
         totals["unapplied"] += row.unapplied
     by_currency = {
-        code: {"outstanding": _money(row["outstanding"]), "base": _money(row["base"])}
+        code: {"outstanding": money_of(row["outstanding"]), "base": money_of(row["base"])}
         for code, row in per_currency.items()
     }
     return AgingReport(
@@ -683,7 +686,7 @@ def _unapplied_by_customer(
     for customer_id, code, amount, missing_since in _fetch(db, sql, [*documents_params, *parts_params]):
         result[customer_id] += Decimal(amount or 0)
         if missing_since is not None:
-            missing.append((code, _day(missing_since)))
+            missing.append((code, day_of(missing_since)))
     if missing:
         raise MissingExchangeRates(missing)
     return result
@@ -733,10 +736,10 @@ def customer_balance(*, customer: Customer) -> CustomerBalance:
         )
     ):
         if row["open"]:
-            outstanding[row["currency"]] = _money(row["open"])
-            overdue[row["currency"]] = _money(row["late"])
+            outstanding[row["currency"]] = money_of(row["open"])
+            overdue[row["currency"]] = money_of(row["late"])
     unapplied = {
-        row["currency"]: _money(row["left"])
+        row["currency"]: money_of(row["left"])
         for row in Payment.objects.filter(customer=customer)
         .order_by()
         .values("currency")

@@ -101,6 +101,24 @@ def test_an_invoice_beyond_the_policys_days_past_due_holds_the_order(api, org, m
     assert {"past_due", "hold_past_due"} & set(body["codes"])
 
 
+def test_a_changed_policy_applies_to_the_next_check(api, org, members):
+    """The check keeps the policy between requests (credit.selectors.POLICIES): a saved change is
+    seen by the very next check, and another organization's policy is its own."""
+    from credit import services
+
+    buyer = customer(org)
+    set_limit(org, members, buyer, "50000")
+    invoice(org, buyer, "C-1", org.local_today() - 45 * DAY, total="1000.00")
+    assert check(api, buyer, "100")["decision"] == "review"
+    with CaptureQueriesContext(connection) as captured:
+        assert check(api, buyer, "100")["decision"] == "review"
+    assert not [q for q in captured.captured_queries if "credit_creditpolicy" in q["sql"]]
+    with tenancy.tenant(org):
+        services.policy_update(actor=user_actor(org, members, "admin"), max_days_past_due=30)
+    body = check(api, buyer, "100")
+    assert body["decision"] == "hold" and "past_due" in body["codes"]
+
+
 def test_sixty_days_past_due_is_still_only_review(api, org, members):
     buyer = customer(org)
     set_limit(org, members, buyer, "50000")
@@ -287,9 +305,9 @@ def test_the_query_count_does_not_depend_on_the_customers_history(api, org, memb
 
 
 def test_the_checks_single_customer_reading_agrees_with_the_batch_selectors(org, members):
-    """`position_of` (one query on the customer's open invoices) gives the same exposure and days
-    past due as `exposures` and `oldest_past_due`, with overdue, disputed, part-paid, foreign-currency
-    and future invoices and open and closed orders."""
+    """`position_of` (one raw statement on the customer's open invoices and orders) gives the same
+    exposure and days past due as the ORM's `exposures` and `oldest_past_due`, with overdue,
+    disputed, part-paid, foreign-currency and future invoices and open and closed orders."""
     from credit import selectors
     from credit.models import OpenOrder
     from receivables.disputes import dispute_open
