@@ -271,7 +271,7 @@ def _invoices_create_many(actor: Actor, items: list[dict[str, Any]]) -> dict[str
         with transaction.atomic():
             Invoice.objects.bulk_create(invoices)
             InvoiceLine.objects.bulk_create(lines)  # takes each invoice's id, known now
-            AuditEvent.objects.bulk_create(_invoice_created_event(actor, invoice) for invoice in invoices)
+            audit.record_many([_invoice_created_event(actor, invoice) for invoice in invoices])
     except IntegrityError:
         return None
     signals.emit_each_after_commit(signals.invoice_created, "invoice", invoices)

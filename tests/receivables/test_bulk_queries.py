@@ -86,3 +86,28 @@ def test_refresh_customers_rescores_each_customer_of_the_batch(org):
 
     with tenancy.tenant(org):
         assert CreditProfile.objects.filter(customer__in=customers).count() == 3
+
+
+def test_a_large_import_records_and_seals_an_event_per_invoice(api, org, django_capture_on_commit_callbacks):
+    """From `bulk.COPY_FROM` invoices their `invoice.created` events go in through COPY
+    (`audit.record_many`): one per invoice, by the key, sealed after the commit, the chain intact."""
+    from finance import auditchain, tenancy
+    from finance.bulk import COPY_FROM
+    from finance.models import AuditEvent
+    from receivables.models import Invoice
+
+    for i in range(5):
+        CustomerFactory(organization=org, external_id=f"C{i}")
+    count = COPY_FROM + 3
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/invoices/bulk/", {"items": _items(0, count)}, format="json")
+    assert response.status_code == 200, response.content
+    with tenancy.tenant(org):
+        invoices = dict(Invoice.objects.values_list("id", "total"))
+        events = list(AuditEvent.objects.filter(action="invoice.created"))
+    assert len(invoices) == count
+    assert sorted(int(event.object_id) for event in events) == sorted(invoices)
+    assert {event.actor_api_key_id is not None for event in events} == {True}
+    assert {event.changes["total"][1] for event in events} == {"10.00"}
+    report = auditchain.verify(org)
+    assert report.intact and report.unsealed == 0 and report.events_checked >= count
