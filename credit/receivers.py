@@ -18,6 +18,7 @@ from django.db.models.signals import post_delete, post_save
 from credit import holds, selectors
 from credit.models import CreditPolicy
 from credit.tasks import refresh_customer, refresh_customers, refresh_key
+from finance.cache import add_many
 from finance.tenancy import current_organization
 from receivables import signals
 
@@ -47,13 +48,15 @@ def _on_batch_started(sender: Any, **kwargs: Any) -> None:
 
 def _on_batch_finished(sender: Any, **kwargs: Any) -> None:
     """One task for the batch's customers not already waiting for a rescore (the same debounce
-    keys as one by one)."""
+    keys as one by one, added in one round trip)."""
     customer_ids = _batch.get()
     _batch.set(None)
     if not customer_ids:
         return
     organization_id = current_organization().pk
-    due = [c for c in sorted(customer_ids) if cache.add(refresh_key(organization_id, c), 1, DEBOUNCE_SECONDS)]
+    ordered = sorted(customer_ids)
+    added = add_many([refresh_key(organization_id, c) for c in ordered], 1, DEBOUNCE_SECONDS)
+    due = [customer_id for customer_id, new in zip(ordered, added, strict=True) if new]
     if due:
         refresh_customers.apply_async(
             kwargs={"organization_id": organization_id, "customer_ids": due}, countdown=2
