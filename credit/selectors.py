@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db import connections, router
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
@@ -190,8 +190,8 @@ def exposure_of(customer: Customer, today: datetime.date) -> Exposure:
 # would (row-level security checks it again); tests/credit/test_check_api.py holds it to the
 # grouped querysets of `exposures` and `oldest_past_due`.
 @functools.cache
-def _position_sql(vendor: str) -> str:
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+def _position_sql(db: str) -> str:
+    quote = connections[db].ops.quote_name
     invoices, disputes, orders = (quote(m._meta.db_table) for m in (Invoice, Dispute, OpenOrder))
     amount = "i.total - i.allocated_total - i.written_off_total"
     statuses = ", ".join(["%s"] * len(Dispute.ACTIVE))
@@ -231,7 +231,7 @@ def position_of(customer: Customer, today: datetime.date) -> tuple[Exposure, int
         OpenOrder.Status.OPEN,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_position_sql(connection.vendor), params)
+        cursor.execute(_position_sql(db), params)
         rows = cursor.fetchall()
     sums: dict[str, list[dict[str, Any]]] = {"invoice": [], "order": []}
     dues = []
