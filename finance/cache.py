@@ -10,9 +10,10 @@ from django.core.cache.backends.redis import RedisCache
 
 def add_many(keys: Sequence[str], value: object, timeout: int) -> list[bool]:
     """`cache.add(key, value, timeout)` for each key (True where the key was new), on Redis in one
-    round trip (SET NX EX, pipelined), elsewhere one by one."""
+    round trip (SET NX EX, pipelined; through the client Django's own `add` uses), elsewhere, or
+    with no positive timeout, one by one."""
     backend = caches["default"]
-    if not isinstance(backend, RedisCache) or not keys:
+    if not isinstance(backend, RedisCache) or not keys or timeout <= 0:
         return [cache.add(key, value, timeout) for key in keys]
     made = [backend.make_and_validate_key(key) for key in keys]
     pipe = backend._cache.get_client(made[0], write=True).pipeline(transaction=False)

@@ -12,8 +12,9 @@ from finance.models import ApiKey, Organization
 from finance.selectors import API_KEYS
 
 
-def _on_api_key_changed(sender: Any, instance: ApiKey, **kwargs: Any) -> None:
-    API_KEYS.forget(instance.prefix)
+def _on_api_key_changed(sender: Any, instance: ApiKey, created: bool = False, **kwargs: Any) -> None:
+    if not created:  # a new key's prefix was never cached (prefixes are unique; a deleted key's went)
+        API_KEYS.forget(instance.prefix)
 
 
 def _on_organization_changed(

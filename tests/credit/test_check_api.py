@@ -101,10 +101,10 @@ def test_an_invoice_beyond_the_policys_days_past_due_holds_the_order(api, org, m
     assert {"past_due", "hold_past_due"} & set(body["codes"])
 
 
-def test_a_changed_policy_applies_to_the_next_check(api, org, members):
+def test_a_changed_policy_applies_to_the_next_check(api, org, members, outsider_org):
     """The check keeps the policy between requests (credit.selectors.POLICIES): a saved change is
     seen by the very next check, and another organization's policy is its own."""
-    from credit import services
+    from credit import selectors, services
 
     buyer = customer(org)
     set_limit(org, members, buyer, "50000")
@@ -117,6 +117,11 @@ def test_a_changed_policy_applies_to_the_next_check(api, org, members):
         services.policy_update(actor=user_actor(org, members, "admin"), max_days_past_due=30)
     body = check(api, buyer, "100")
     assert body["decision"] == "hold" and "past_due" in body["codes"]
+    with tenancy.tenant(outsider_org):
+        assert selectors.credit_policy().max_days_past_due == 60
+        assert selectors.credit_policy().pk is None
+    with tenancy.tenant(org):
+        assert selectors.credit_policy().max_days_past_due == 30
 
 
 def test_sixty_days_past_due_is_still_only_review(api, org, members):

@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 from finance import tenancy
 from finance.actors import Actor
 from finance.models import ApiKey
-from finance.rowcache import MISSING, RowCache
 from finance.selectors import API_KEYS
 from finance.services import api_key_revoke, api_key_rotate
 from tests.conftest import make_key
@@ -139,42 +138,6 @@ def test_another_organizations_key_is_its_own(org, outsider_org):
     for _ in range(2):
         assert ours.get("/api/v1/organization/").json()["slug"] == "acme"
         assert theirs.get("/api/v1/organization/").json()["slug"] == "outsider"
-
-
-def test_a_row_read_before_a_change_commits_is_not_kept_after_it():
-    """The race the generations close: a reader reads the row, a writer changes it and forgets it,
-    then the reader stores what it read. The stored entry carries the old generation: ignored."""
-    rows, k = RowCache("test-race", seconds=60), uuid.uuid4().hex  # Redis outlives the test database
-    value, generation = rows.get(k)
-    assert value is MISSING
-    rows.forget(k)  # a revoke commits between the reader's read and its put
-    rows.put(k, "old row", generation)
-    assert rows.get(k)[0] is MISSING
-    _value, generation = rows.get(k)
-    rows.put(k, "new row", generation)
-    assert rows.get(k)[0] == "new row"
-
-
-def test_forgetting_again_at_commit_closes_the_race_inside_a_transaction(django_capture_on_commit_callbacks):
-    """Inside the writer's transaction a reader (another process) still sees the old row and may
-    store it after the first forget: the forget at commit drops it too."""
-    rows, k = RowCache("test-commit", seconds=60), uuid.uuid4().hex
-    with django_capture_on_commit_callbacks(execute=True):
-        rows.forget(k)
-        _value, generation = rows.get(k)  # another process reads the not yet committed-over row
-        rows.put(k, "old row", generation)
-        assert rows.get(k)[0] == "old row"
-    assert rows.get(k)[0] is MISSING
-
-
-def test_the_cache_is_per_database():
-    """Two sites sharing one Redis (or test runs on different databases) never see each other's rows."""
-    rows, k = RowCache("test-db", seconds=60), uuid.uuid4().hex
-    _value, generation = rows.get(k)
-    rows.put(k, "here", generation)
-    with mock.patch.dict(connection.settings_dict, {"NAME": "another_database"}):
-        assert rows.get(k)[0] is MISSING
-    assert rows.get(k)[0] == "here"
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs the Redis of REDIS_URL")
