@@ -5,7 +5,10 @@ Tests run inside the organization's tenant context (`in_org`), as a request or t
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -26,6 +29,36 @@ def _empty_cache() -> None:
     """Each test starts with an empty cache (the tests' is in memory): on SQLite a rolled-back
     test's ids come again, and cached rows (finance.rowcache) are keyed by them."""
     cache.clear()
+
+
+@dataclass
+class RedisCache:
+    """The real Redis of REDIS_URL as the cache, under a key prefix of the test's own."""
+
+    prefix: str
+    server: Any
+
+    def keys(self, pattern: str) -> list[bytes]:
+        """The test's keys matching `pattern` (after the prefix and Django's version)."""
+        return self.server.keys(f"{self.prefix}:*{pattern}")
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> Iterator[RedisCache]:
+    """Production's cache for one test (skipped without REDIS_URL); its keys go afterwards."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs the Redis of REDIS_URL")
+    import redis
+
+    prefix = f"kehu-test-{uuid.uuid4().hex}"
+    backend = "django.core.cache.backends.redis.RedisCache"
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": url, "KEY_PREFIX": prefix}}
+    redis_cache = RedisCache(prefix, redis.Redis.from_url(url))
+    yield redis_cache
+    leftovers = redis_cache.server.keys(f"{prefix}:*")
+    if leftovers:
+        redis_cache.server.delete(*leftovers)
 
 
 @pytest.fixture

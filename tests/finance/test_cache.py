@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
-import pytest
 from django.core.cache import cache
 
 from finance.cache import add_many
@@ -25,20 +23,7 @@ def test_new_keys_are_added_and_existing_ones_kept():
     _check_add_many()
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs the Redis of REDIS_URL")
-def test_in_redis_in_one_pipeline_with_the_expiry(settings):
-    import redis
-
-    prefix = f"kehu-test-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": prefix,
-        }
-    }
+def test_in_redis_in_one_pipeline_with_the_expiry(redis_cache):
     _check_add_many()
-    server = redis.Redis.from_url(os.environ["REDIS_URL"])
-    keys = server.keys(f"{prefix}:*test-add-many:*")
-    assert len(keys) == 4 and all(0 < server.ttl(key) <= 60 for key in keys)
-    server.delete(*keys)
+    keys = redis_cache.keys("test-add-many:*")
+    assert len(keys) == 4 and all(0 < redis_cache.server.ttl(key) <= 60 for key in keys)
