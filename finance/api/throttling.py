@@ -18,12 +18,11 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from finance.actors import Actor
+from finance.cache import count as count_in_cache
 
 logger = logging.getLogger("kehu.api")
 
@@ -38,26 +37,6 @@ def _positive_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
-
-
-def _count(cache_key: str) -> int:
-    """Add one to the window's counter and return it. On Redis one round trip (INCR and EXPIRE in
-    a pipeline); on other caches Django's add, then incr."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        key = backend.make_and_validate_key(cache_key)
-        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS + 5)
-        count, _expiry_set = pipe.execute()
-        return int(count)
-    if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
-        return 1
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=WINDOW_SECONDS + 5)
-        return 1
 
 
 class _PerMinuteThrottle(BaseThrottle, abc.ABC):
@@ -86,7 +65,7 @@ class _PerMinuteThrottle(BaseThrottle, abc.ABC):
         window = int(now // WINDOW_SECONDS)
         cache_key = f"kehu:throttle:{self.scope}:{identity}:{window}"
         try:
-            count = _count(cache_key)
+            count = count_in_cache(cache_key, WINDOW_SECONDS + 5)
         except Exception:  # noqa: BLE001 (a cache outage must not take the API down with it)
             logger.exception("Rate-limit cache unavailable; request allowed.")
             return True
