@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from crm.models import Contact, Customer, CustomerStatus, FollowUp, Interaction
 from crm.registry import registry
 from crm.validators import normalize_tax_id
-from finance import audit, auditchain
+from finance import audit
 from finance.actors import Actor
-from finance.bulk import BulkRowErrors, insert_values, update_values
+from finance.bulk import BulkRowErrors, update_values
 from finance.crypto import blind_index
 from finance.models import AuditEvent, Membership, User
 from finance.sensitive import encrypted_changes, plaintexts
@@ -322,7 +322,7 @@ def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) 
             continue
         after = {**before, **wanted}
         updates.append((customer_id, *(after[name] for name in fields), now))
-        events.append(
+        events.append(  # audit.EVENT_COLUMNS
             (
                 actor.organization.pk,
                 actor.user_id,
@@ -338,25 +338,7 @@ def customers_classify_many(*, actor: Actor, values: dict[int, dict[str, str]]) 
             )
         )
     update_values(Customer, [*fields, "updated_at"], updates)
-    insert_values(
-        AuditEvent,
-        [
-            "organization",
-            "actor_user",
-            "actor_api_key",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "customer_id",
-            "changes",
-            "request_id",
-            "created_at",
-        ],
-        events,
-    )
-    if events:  # written without the model's manager: sealed after the commit all the same
-        auditchain.seal_after_commit({actor.organization.pk})
+    audit.record_rows(events)
     return len(events)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import operator
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db import models
 
 from finance import auditchain
 from finance.actors import Actor, request_id_var
-from finance.bulk import insert_many
+from finance.bulk import insert_values
 from finance.models import AuditEvent
 
 
@@ -82,13 +83,35 @@ def build(
     )
 
 
+# The columns of an event written as a row of values (`record_rows`), in this order.
+EVENT_COLUMNS = [
+    "organization",
+    "actor_user",
+    "actor_api_key",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "customer_id",
+    "changes",
+    "request_id",
+    "created_at",
+]
+_event_row = operator.attrgetter(*(AuditEvent._meta.get_field(name).attname for name in EVENT_COLUMNS))
+
+
+def record_rows(rows: list[tuple[Any, ...]]) -> None:
+    """Write many events given as rows of `EVENT_COLUMNS` values (a night's 100k classifications:
+    no model instances), through COPY from `bulk.COPY_FROM` of them; sealed after the commit like
+    every event, although written past the model's manager."""
+    insert_values(AuditEvent, EVENT_COLUMNS, rows)
+    if rows:
+        auditchain.seal_after_commit({row[0] for row in rows})
+
+
 def record_many(events: list[AuditEvent]) -> None:
-    """Write events made by `build`, many at once: through COPY from `bulk.COPY_FROM` of them (a
-    bulk import's thousand), without model instances coming back; sealed after the commit like
-    every event."""
-    insert_many(AuditEvent, events)
-    if events:
-        auditchain.seal_after_commit({event.organization_id for event in events})
+    """Write events made by `build`, many at once (a bulk import's thousand): `record_rows`."""
+    record_rows([_event_row(event) for event in events])
 
 
 def record(
