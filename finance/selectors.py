@@ -36,14 +36,13 @@ def membership_for(user: User, organization_id: int | None) -> Membership | None
 API_KEYS = RowCache("apikey", seconds=60)
 
 
-def api_key_by_prefix(prefix: str, *, hashed_key: str | None = None, restore: bool = True) -> ApiKey | None:
+def api_key_by_prefix(prefix: str, *, hashed_key: str, restore: bool = True) -> ApiKey | None:
     """The key with `prefix`, seen through the lookup context of that prefix (`restore=False`:
-    the context is left set, see `tenancy.lookup_context`).
-
-    With `hashed_key`, a cached key is taken only if its hash is that one (else the database
-    decides: a wrong secret is refused by what the database holds, never by what was cached)."""
+    the context is left set, see `tenancy.lookup_context`). A cached key is taken only if its hash
+    is `hashed_key`; else the database decides (a wrong secret is refused by what the database
+    holds, never by what was cached)."""
     key, generation = API_KEYS.get(prefix)
-    if key is not MISSING and (hashed_key is None or hmac.compare_digest(key.hashed_key, hashed_key)):
+    if key is not MISSING and hmac.compare_digest(key.hashed_key, hashed_key):
         return key
     with tenancy.lookup_context(key_prefix=prefix, restore=restore):
         key = ApiKey.unscoped.select_related("organization").filter(prefix=prefix).first()
